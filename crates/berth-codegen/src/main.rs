@@ -1,0 +1,2 @@
+//! Code generator.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Generated ECS model (placeholder until berth-codegen writes it).

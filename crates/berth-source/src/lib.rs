@@ -1,0 +1,1 @@
+//! berth-source: reads manifest files from where they live.

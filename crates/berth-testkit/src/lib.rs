@@ -1,0 +1,1 @@
+//! berth-testkit: the local ECS emulator launcher and fixture builders for tests.
