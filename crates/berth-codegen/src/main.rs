@@ -1,2 +1,62 @@
-//! Code generator.
-fn main() {}
+//! `berth-codegen [--check]`: writes `crates/berth-core/src/model/ecs.rs` from the AWS model, or
+//! with `--check` exits 1 if the committed file differs from what it would write.
+
+use std::fs;
+use std::process::ExitCode;
+
+/// The command line.
+const USAGE: &str = "usage: cargo run -p berth-codegen [-- --check]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let check = match args.as_slice() {
+        [] => false,
+        [flag] if flag == "--check" => true,
+        [flag] if flag == "--help" || flag == "-h" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(check) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("berth-codegen: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Generates, then writes or checks the output file.
+fn run(check: bool) -> Result<ExitCode, String> {
+    let model_path = berth_codegen::model_path();
+    let output_path = berth_codegen::output_path();
+    let model = fs::read_to_string(&model_path)
+        .map_err(|error| format!("cannot read {}: {error}", model_path.display()))?;
+    let generated = berth_codegen::generate(&model).map_err(|error| error.to_string())?;
+    let current = fs::read_to_string(&output_path).ok();
+    let up_to_date = current.as_deref() == Some(generated.as_str());
+    let shown = "crates/berth-core/src/model/ecs.rs";
+    if check {
+        if up_to_date {
+            println!("{shown} is up to date");
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "{shown} is stale (it differs from what the AWS model in \
+             crates/berth-codegen/model/ generates): run `cargo run -p berth-codegen`"
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    if up_to_date {
+        println!("{shown} is up to date");
+    } else {
+        fs::write(&output_path, &generated)
+            .map_err(|error| format!("cannot write {}: {error}", output_path.display()))?;
+        println!("wrote {shown} ({} lines)", generated.lines().count());
+    }
+    Ok(ExitCode::SUCCESS)
+}

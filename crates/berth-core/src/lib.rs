@@ -1,3 +1,14 @@
-//! berth-core: the pure core (manifest model, loading, validation, rendering); no IO, no async.
+//! berth-core: the pure core everything else depends on — manifest model, loading, validation,
+//! rendering. No IO, no async: inputs are strings and values, outputs are values.
 
+pub mod de;
+pub mod diag;
+pub mod image;
+pub mod manifest;
 pub mod model;
+pub mod render;
+pub mod validate;
+pub mod yaml;
+
+#[cfg(test)]
+mod fixtures;

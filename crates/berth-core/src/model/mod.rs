@@ -1,5 +1,5 @@
 //! The manifest model: berth's own envelope plus the ECS API shapes it embeds.
 
-pub mod ecs;
+#[rustfmt::skip] pub mod ecs;
 pub(crate) mod serde_util;
 pub mod units;

@@ -56,9 +56,7 @@ fn parse_with_unit(text: &str, units: &[&str], per_unit: f64) -> Result<u32, Str
         Some(unit) => (trimmed[..trimmed.len() - unit.len()].trim(), per_unit),
         None => (trimmed, 1.0),
     };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| "not a number".to_string())?;
+    let value: f64 = number.parse().map_err(|_| "not a number".to_string())?;
     let scaled = value * multiplier;
     if !scaled.is_finite() || scaled <= 0.0 || scaled > f64::from(u32::MAX) {
         return Err("must be a positive number".to_string());
@@ -168,13 +166,19 @@ mod tests {
         let err = TaskCpu::parse("quarter").unwrap_err();
         assert!(err.contains("`0.25 vCPU`"), "{err}");
         assert!(TaskMemory::parse("-1").is_err());
-        assert!(TaskCpu::parse("0.1 vCPU").is_err(), "102.4 units is not whole");
+        assert!(
+            TaskCpu::parse("0.1 vCPU").is_err(),
+            "102.4 units is not whole"
+        );
     }
 
     #[test]
     fn serializes_as_numeric_string() {
         assert_eq!(serde_json::to_string(&TaskCpu(256)).unwrap(), "\"256\"");
-        assert_eq!(serde_json::to_string(&TaskMemory(2048)).unwrap(), "\"2048\"");
+        assert_eq!(
+            serde_json::to_string(&TaskMemory(2048)).unwrap(),
+            "\"2048\""
+        );
     }
 
     #[test]

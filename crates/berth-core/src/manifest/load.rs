@@ -1,0 +1,513 @@
+//! Loading a manifest set: parse, merge `_defaults.yaml`, substitute variables, deserialize,
+//! validate. One bad file or document never stops the others: it becomes an [`InvalidManifest`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::{
+    API_VERSION, KIND_SERVICE, ManifestDocument, Origin, ServiceId, ServiceManifest, defaults,
+    hints, vars,
+};
+use crate::de::from_node;
+use crate::diag::{Diagnostic, FieldPath, Severity, Span};
+use crate::field_path;
+use crate::validate;
+use crate::yaml::{Node, Value, parse_documents};
+
+/// A manifest file's path (relative to the manifest root, `/`-separated) and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Path relative to the manifest root, e.g. `prod/web.yaml`.
+    pub path: String,
+    /// The file's contents.
+    pub text: String,
+}
+
+/// How to load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Values for `${NAME}` references.
+    pub vars: vars::Vars,
+    /// Whether to substitute `${NAME}` at all. Off, strings are taken literally (used for
+    /// files written for other tools, whose `${...}`/`{{ }}` placeholders are not ours).
+    pub substitute_vars: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            vars: vars::Vars::new(),
+            substitute_vars: true,
+        }
+    }
+}
+
+/// A document (or a whole file) that could not be loaded; its service is Invalid.
+#[derive(Debug, Clone)]
+pub struct InvalidManifest {
+    /// The service it declares, when that could still be read; `None` when the file did not
+    /// even parse (then every service in it is unknown, so nothing may be pruned).
+    pub id: Option<ServiceId>,
+    /// Where it is.
+    pub origin: Origin,
+    /// Why it is invalid (errors first, then any warnings).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The result of loading a manifest set.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOutcome {
+    /// Services that loaded and validated, in file order.
+    pub services: Vec<ServiceManifest>,
+    /// Documents and files that did not.
+    pub invalid: Vec<InvalidManifest>,
+    /// Warnings about services that are still valid.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl LoadOutcome {
+    /// Every error, in file order.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.invalid
+            .iter()
+            .flat_map(|invalid| invalid.diagnostics.iter())
+            .filter(|diag| diag.is_error())
+    }
+
+    /// Whether everything loaded.
+    pub fn is_valid(&self) -> bool {
+        self.invalid.is_empty()
+    }
+}
+
+/// Whether `path` is a shared-settings file rather than a manifest.
+pub fn is_defaults_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name == "_defaults.yaml" || name == "_defaults.yml"
+}
+
+fn directory_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// Whether defaults in `dir` apply to a file in `file_dir`.
+fn applies_to(dir: &str, file_dir: &str) -> bool {
+    dir.is_empty()
+        || file_dir == dir
+        || file_dir
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// A `_defaults.yaml`: its directory and its tree, or why it could not be read.
+struct Defaults {
+    dir: String,
+    file: Arc<str>,
+    tree: Result<Node, Vec<Diagnostic>>,
+}
+
+const DOCUMENT_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
+
+fn load_defaults(file: &SourceFile) -> Defaults {
+    let name: Arc<str> = Arc::from(file.path.as_str());
+    let tree = parse_documents(&name, &file.text)
+        .map_err(|diag| vec![diag])
+        .and_then(|docs| {
+            let mut docs: Vec<Node> = docs.into_iter().filter(|doc| !doc.is_null()).collect();
+            if docs.len() != 1 {
+                let span = docs.get(1).map_or_else(|| Span::new(name.clone(), 1, 1), |d| d.span.clone());
+                return Err(vec![Diagnostic::error(
+                    span,
+                    FieldPath::root(),
+                    "a `_defaults.yaml` holds exactly one YAML document (shared settings), not several",
+                )]);
+            }
+            let doc = docs.remove(0);
+            let Value::Map(entries) = &doc.value else {
+                return Err(vec![Diagnostic::error(
+                    doc.span.clone(),
+                    FieldPath::root(),
+                    "a `_defaults.yaml` must be a map with `metadata` and/or `spec`",
+                )]);
+            };
+            let unknown: Vec<Diagnostic> = entries
+                .iter()
+                .filter(|(key, _)| !DOCUMENT_KEYS.contains(&key.name.as_str()))
+                .map(|(key, _)| {
+                    Diagnostic::error(
+                        key.span.clone(),
+                        field_path![key.name.as_str()],
+                        format!(
+                            "unknown field `{}`: defaults may set `metadata` and `spec` (as in a manifest)",
+                            key.name
+                        ),
+                    )
+                })
+                .collect();
+            if unknown.is_empty() { Ok(doc) } else { Err(unknown) }
+        });
+    Defaults {
+        dir: directory_of(&file.path).to_string(),
+        file: name,
+        tree,
+    }
+}
+
+/// Loads every manifest in `files`; see the module docs.
+pub fn load(files: &[SourceFile], options: &LoadOptions) -> LoadOutcome {
+    let mut outcome = LoadOutcome::default();
+    let mut defaults: Vec<Defaults> = files
+        .iter()
+        .filter(|file| is_defaults_file(&file.path))
+        .map(load_defaults)
+        .collect();
+    // Outermost first, so that deeper directories override shallower ones.
+    defaults.sort_by_key(|d| {
+        (
+            d.dir.split('/').filter(|s| !s.is_empty()).count(),
+            d.dir.clone(),
+        )
+    });
+    for broken in defaults.iter().filter_map(|d| d.tree.as_ref().err()) {
+        outcome.invalid.push(InvalidManifest {
+            id: None,
+            origin: Origin {
+                file: broken[0].span.file.clone(),
+                document: 0,
+                line: broken[0].span.line,
+            },
+            diagnostics: broken.clone(),
+        });
+    }
+
+    for file in files.iter().filter(|file| !is_defaults_file(&file.path)) {
+        load_file(file, &defaults, options, &mut outcome);
+    }
+
+    check_set(&mut outcome);
+    outcome
+}
+
+fn load_file(
+    file: &SourceFile,
+    defaults: &[Defaults],
+    options: &LoadOptions,
+    outcome: &mut LoadOutcome,
+) {
+    let name: Arc<str> = Arc::from(file.path.as_str());
+    let documents = match parse_documents(&name, &file.text) {
+        Ok(documents) => documents,
+        Err(diag) => {
+            outcome.invalid.push(InvalidManifest {
+                id: None,
+                origin: Origin {
+                    file: name,
+                    document: 0,
+                    line: diag.span.line,
+                },
+                diagnostics: vec![diag],
+            });
+            return;
+        }
+    };
+    let file_dir = directory_of(&file.path);
+    let chain: Vec<&Defaults> = defaults
+        .iter()
+        .filter(|d| applies_to(&d.dir, file_dir))
+        .collect();
+    for (index, document) in documents.into_iter().enumerate() {
+        if document.is_null() {
+            continue; // an empty document, e.g. after a trailing `---`
+        }
+        let origin = Origin {
+            file: name.clone(),
+            document: index,
+            line: document.span.line,
+        };
+        match load_document(document, &chain, options) {
+            Ok((manifest, warnings)) => {
+                outcome.warnings.extend(warnings);
+                outcome
+                    .services
+                    .push(ServiceManifest { origin, ..manifest });
+            }
+            Err((id, mut diagnostics)) => {
+                diagnostics.sort_by(|a, b| (a.severity, &a.span).cmp(&(b.severity, &b.span)));
+                outcome.invalid.push(InvalidManifest {
+                    id,
+                    origin,
+                    diagnostics,
+                });
+            }
+        }
+    }
+}
+
+type DocumentResult =
+    Result<(ServiceManifest, Vec<Diagnostic>), (Option<ServiceId>, Vec<Diagnostic>)>;
+
+fn load_document(document: Node, chain: &[&Defaults], options: &LoadOptions) -> DocumentResult {
+    if !matches!(document.value, Value::Map(_)) {
+        return Err((
+            None,
+            vec![Diagnostic::error(
+                document.span.clone(),
+                FieldPath::root(),
+                "a manifest document must be a map with `apiVersion`, `kind`, `metadata` and `spec`",
+            )],
+        ));
+    }
+    let mut errors = Vec::new();
+    let mut tree: Option<Node> = None;
+    for defaults in chain {
+        match &defaults.tree {
+            Ok(base) => {
+                tree = Some(tree.map_or_else(|| base.clone(), |t| defaults::merge(&t, base)))
+            }
+            Err(_) => errors.push(Diagnostic::error(
+                document.span.clone(),
+                FieldPath::root(),
+                format!(
+                    "cannot apply shared settings: `{}` failed to load (see its error)",
+                    defaults.file
+                ),
+            )),
+        }
+    }
+    let mut tree = match tree {
+        Some(base) => defaults::merge(&base, &document),
+        None => document,
+    };
+    if options.substitute_vars {
+        errors.extend(vars::substitute(&mut tree, &options.vars));
+    }
+    let id = best_effort_id(&tree);
+    errors.extend(check_header(&tree));
+    if !errors.is_empty() {
+        return Err((id, errors));
+    }
+
+    let parsed: ManifestDocument = match from_node(&tree) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            let span = err.span.clone().unwrap_or_else(|| tree.span.clone());
+            return Err((
+                id,
+                vec![Diagnostic::error(
+                    span,
+                    err.path.clone(),
+                    hints::message(&err),
+                )],
+            ));
+        }
+    };
+    let manifest = ServiceManifest {
+        id: ServiceId::new(&parsed.metadata.cluster, &parsed.metadata.name),
+        metadata: parsed.metadata,
+        spec: parsed.spec,
+        origin: Origin {
+            file: tree.span.file.clone(),
+            document: 0,
+            line: tree.span.line,
+        },
+        tree,
+    };
+    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = validate::service(&manifest)
+        .into_iter()
+        .map(|finding| finding.into_diagnostic(&manifest.tree))
+        .partition(|diag| diag.severity == Severity::Error);
+    if errors.is_empty() {
+        Ok((manifest, warnings))
+    } else {
+        let mut diagnostics = errors;
+        diagnostics.extend(warnings);
+        Err((Some(manifest.id), diagnostics))
+    }
+}
+
+/// `metadata.cluster`/`metadata.name` read straight from the tree, so that even a manifest that
+/// fails to deserialize is known as that service (Invalid, never pruned).
+fn best_effort_id(tree: &Node) -> Option<ServiceId> {
+    let metadata = tree.get("metadata")?;
+    let name = metadata.get("name")?.as_str()?;
+    let cluster = metadata.get("cluster")?.as_str()?;
+    Some(ServiceId::new(cluster, name))
+}
+
+fn check_header(tree: &Node) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    match tree.get("apiVersion") {
+        None => errors.push(Diagnostic::error(
+            tree.span.clone(),
+            FieldPath::root(),
+            format!("missing `apiVersion: {API_VERSION}`"),
+        )),
+        Some(node) if node.as_str() != Some(API_VERSION) => errors.push(Diagnostic::error(
+            node.span.clone(),
+            field_path!["apiVersion"],
+            format!(
+                "unsupported apiVersion `{}`; this berth reads `{API_VERSION}`",
+                node.as_str().unwrap_or("")
+            ),
+        )),
+        Some(_) => {}
+    }
+    match tree.get("kind") {
+        None => errors.push(Diagnostic::error(
+            tree.span.clone(),
+            FieldPath::root(),
+            format!("missing `kind: {KIND_SERVICE}`"),
+        )),
+        Some(node) if node.as_str() != Some(KIND_SERVICE) => errors.push(Diagnostic::error(
+            node.span.clone(),
+            field_path!["kind"],
+            format!(
+                "unsupported kind `{}`; {API_VERSION} has only `{KIND_SERVICE}`",
+                node.as_str().unwrap_or("")
+            ),
+        )),
+        Some(_) => {}
+    }
+    errors
+}
+
+/// Checks across manifests: duplicate `(cluster, name)` and `dependsOn` names and cycles.
+fn check_set(outcome: &mut LoadOutcome) {
+    let mut by_id: BTreeMap<ServiceId, Vec<Origin>> = BTreeMap::new();
+    for service in &outcome.services {
+        by_id
+            .entry(service.id.clone())
+            .or_default()
+            .push(service.origin.clone());
+    }
+    for invalid in &outcome.invalid {
+        if let Some(id) = &invalid.id {
+            by_id
+                .entry(id.clone())
+                .or_default()
+                .push(invalid.origin.clone());
+        }
+    }
+
+    let mut rejected: HashMap<usize, Vec<Diagnostic>> = HashMap::new();
+    for (index, service) in outcome.services.iter().enumerate() {
+        let others: Vec<String> = by_id[&service.id]
+            .iter()
+            .filter(|origin| **origin != service.origin)
+            .map(Origin::to_string)
+            .collect();
+        if !others.is_empty() {
+            let path = field_path!["metadata", "name"];
+            rejected.entry(index).or_default().push(Diagnostic::error(
+                service.tree.span_of(&path),
+                path,
+                format!(
+                    "service `{}` is declared more than once (also at {}); each (cluster, name) must have exactly one manifest",
+                    service.id,
+                    others.join(", ")
+                ),
+            ));
+        }
+        for (i, dependency) in service.metadata.depends_on.iter().enumerate() {
+            let dependency_id = ServiceId::new(&service.id.cluster, dependency);
+            if !by_id.contains_key(&dependency_id) {
+                let path = field_path!["metadata", "dependsOn", i];
+                rejected.entry(index).or_default().push(Diagnostic::error(
+                    service.tree.span_of(&path),
+                    path,
+                    format!(
+                        "depends on `{dependency}`, but cluster `{}` has no manifest for a service of that name",
+                        service.id.cluster
+                    ),
+                ));
+            }
+        }
+    }
+    for (index, cycle) in dependency_cycles(&outcome.services) {
+        let service = &outcome.services[index];
+        let path = field_path!["metadata", "dependsOn"];
+        rejected.entry(index).or_default().push(Diagnostic::error(
+            service.tree.span_of(&path),
+            path,
+            format!(
+                "dependsOn cycle: {}; remove one of these dependencies",
+                cycle.join(" -> ")
+            ),
+        ));
+    }
+
+    if rejected.is_empty() {
+        return;
+    }
+    let services = std::mem::take(&mut outcome.services);
+    for (index, service) in services.into_iter().enumerate() {
+        match rejected.remove(&index) {
+            Some(diagnostics) => outcome.invalid.push(InvalidManifest {
+                id: Some(service.id),
+                origin: service.origin,
+                diagnostics,
+            }),
+            None => outcome.services.push(service),
+        }
+    }
+}
+
+/// For every service on a `dependsOn` cycle: its index and the cycle as names, starting at it.
+fn dependency_cycles(services: &[ServiceManifest]) -> Vec<(usize, Vec<String>)> {
+    let index_of: HashMap<&ServiceId, usize> = services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (&s.id, i))
+        .collect();
+    let edges: Vec<Vec<usize>> = services
+        .iter()
+        .map(|service| {
+            service
+                .metadata
+                .depends_on
+                .iter()
+                .filter_map(|dep| {
+                    index_of
+                        .get(&ServiceId::new(&service.id.cluster, dep))
+                        .copied()
+                })
+                .collect()
+        })
+        .collect();
+    let mut cycles = Vec::new();
+    for start in 0..services.len() {
+        if let Some(path) = path_back_to(start, &edges) {
+            let mut names: Vec<String> =
+                path.iter().map(|&i| services[i].id.name.clone()).collect();
+            names.push(services[start].id.name.clone());
+            cycles.push((start, names));
+        }
+    }
+    cycles
+}
+
+/// A path `start -> ... -> start` through `edges`, if there is one (depth-first).
+fn path_back_to(start: usize, edges: &[Vec<usize>]) -> Option<Vec<usize>> {
+    let mut visited = vec![false; edges.len()];
+    let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+    while let Some((node, next_edge)) = stack.last().copied() {
+        match edges[node].get(next_edge) {
+            None => {
+                stack.pop();
+            }
+            Some(&target) => {
+                if let Some(top) = stack.last_mut() {
+                    top.1 += 1;
+                }
+                if target == start {
+                    return Some(stack.iter().map(|(n, _)| *n).collect());
+                }
+                if !visited[target] {
+                    visited[target] = true;
+                    stack.push((target, 0));
+                }
+            }
+        }
+    }
+    None
+}
