@@ -12,6 +12,14 @@ fn main() -> ExitCode {
     init_tracing(&cli.global);
     match cmd::run(cli) {
         Ok(code) => code,
+        // `berth validate | head` closes stdout early; that is not an error.
+        Err(err)
+            if err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(1)

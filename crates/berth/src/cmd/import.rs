@@ -1,5 +1,6 @@
 //! `berth import`: write a manifest from ECS JSON files.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -42,7 +43,7 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     prune_empty(&mut value);
     let text = serde_yaml::to_string(&value)?;
     match &args.out {
-        None => print!("{text}"),
+        None => write!(std::io::stdout().lock(), "{text}")?,
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("{}: cannot create", dir.display()))?;

@@ -1,5 +1,6 @@
 //! `berth render`: print the exact API inputs berth would send for each manifest.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::bail;
@@ -49,7 +50,11 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         [single] => single.clone(),
         _ => Value::Array(rendered),
     };
-    println!("{}", serde_json::to_string_pretty(&output)?);
+    writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string_pretty(&output)?
+    )?;
     Ok(if outcome.is_valid() {
         ExitCode::SUCCESS
     } else {

@@ -1,5 +1,6 @@
 //! `berth validate`: load and validate manifests offline, list every problem.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use berth_core::manifest::LoadOutcome;
@@ -9,9 +10,14 @@ use crate::cli::{ReportFormat, ValidateArgs};
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let outcome = super::load_manifests(&args.manifests)?;
+    let mut out = std::io::stdout().lock();
     match args.format {
-        ReportFormat::Text => print_text(&outcome),
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report_json(&outcome))?),
+        ReportFormat::Text => print_text(&mut out, &outcome)?,
+        ReportFormat::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&report_json(&outcome))?
+        )?,
     }
     Ok(if outcome.is_valid() {
         ExitCode::SUCCESS
@@ -20,24 +26,24 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_text(outcome: &LoadOutcome) {
+fn print_text(out: &mut impl Write, outcome: &LoadOutcome) -> std::io::Result<()> {
     // An error in a `_defaults.yaml` is an error of every manifest it applies to; say it once.
     let mut printed = std::collections::HashSet::new();
     for invalid in &outcome.invalid {
         for diagnostic in &invalid.diagnostics {
             let line = diagnostic.to_string();
             if printed.insert(line.clone()) {
-                println!("{line}");
+                writeln!(out, "{line}")?;
             }
         }
     }
     for warning in &outcome.warnings {
-        println!("{warning}");
+        writeln!(out, "{warning}")?;
     }
     let valid = outcome.services.len();
     let invalid = outcome.invalid.len();
     if invalid == 0 {
-        println!("{valid} services valid");
+        writeln!(out, "{valid} {} valid", plural(valid))?;
     } else {
         let names: Vec<String> = outcome
             .invalid
@@ -47,11 +53,14 @@ fn print_text(outcome: &LoadOutcome) {
                     .map_or_else(|| i.origin.to_string(), ToString::to_string)
             })
             .collect();
-        println!(
-            "{valid} services valid, {invalid} invalid: {}",
+        writeln!(
+            out,
+            "{valid} {} valid, {invalid} invalid: {}",
+            plural(valid),
             names.join(", ")
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// The `--format json` report: stable field names, documented in docs/cli.md.
@@ -72,4 +81,8 @@ fn report_json(outcome: &LoadOutcome) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "warnings": outcome.warnings,
     })
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "service" } else { "services" }
 }
