@@ -4,6 +4,7 @@
 pub mod de;
 pub mod diag;
 pub mod image;
+pub mod live;
 pub mod manifest;
 pub mod model;
 pub mod render;
