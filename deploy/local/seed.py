@@ -1,0 +1,186 @@
+"""Seed the local ECS/ECR emulator (moto) with the demo estate and write the manifest variables.
+
+Creates the ECS clusters and ECR repositories (with tagged images) that the example manifests
+refer to, looks up the default VPC's subnets and security group (their ids change on every
+emulator start or reset) and writes them as a flat YAML map of berth manifest variables.
+
+Idempotent: running it again on a seeded emulator changes nothing and does not fail.
+
+Usage: seed.py --endpoint http://127.0.0.1:5000 --out deploy/local/.run/vars.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+import boto3
+from botocore.config import Config
+
+REGION = "us-east-1"
+# moto's default account: every ARN it hands out without an account header uses it.
+ACCOUNT = "123456789012"
+
+CLUSTERS = ["prod", "staging"]
+
+IMAGES = {
+    "web": ["1.4.2", "1.5.0"],
+    "api": ["2.0.1", "2.1.0"],
+    "worker": ["3.1.0", "3.2.0"],
+    "billing": ["0.9.0", "1.0.0"],
+    "bad": ["broken"],
+}
+
+MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def fake_digest(text: str) -> str:
+    """A well-formed sha256 digest derived from `text` (the blob it names does not exist)."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def fake_manifest(repository: str, tag: str) -> str:
+    """A small, well-formed image manifest, distinct per repository and tag.
+
+    moto derives an image's digest from its layer digests, so each image gets its own layer.
+    """
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1024,
+            "digest": fake_digest(f"config:{repository}:{tag}"),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 4096,
+                "digest": fake_digest(f"layer:{repository}:{tag}"),
+            }
+        ],
+    }
+    return json.dumps(manifest, separators=(",", ":"), sort_keys=True)
+
+
+def client(service: str, endpoint: str):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def seed_clusters(ecs) -> list[str]:
+    existing = {
+        c["clusterName"]
+        for c in ecs.describe_clusters(clusters=CLUSTERS)["clusters"]
+        if c.get("status") == "ACTIVE"
+    }
+    created = []
+    for name in CLUSTERS:
+        if name not in existing:
+            ecs.create_cluster(clusterName=name)
+            created.append(name)
+    return created
+
+
+def seed_images(ecr) -> tuple[list[str], dict[str, dict[str, str]]]:
+    created_repos = []
+    digests: dict[str, dict[str, str]] = {}
+    for repository, tags in IMAGES.items():
+        try:
+            ecr.create_repository(repositoryName=repository)
+            created_repos.append(repository)
+        except ecr.exceptions.RepositoryAlreadyExistsException:
+            pass
+        for tag in tags:
+            try:
+                image = ecr.put_image(
+                    repositoryName=repository,
+                    imageTag=tag,
+                    imageManifest=fake_manifest(repository, tag),
+                    imageManifestMediaType=MANIFEST_MEDIA_TYPE,
+                )["image"]
+                digest = image["imageId"]["imageDigest"]
+            except ecr.exceptions.ImageAlreadyExistsException:
+                found = ecr.describe_images(
+                    repositoryName=repository, imageIds=[{"imageTag": tag}]
+                )["imageDetails"]
+                digest = found[0]["imageDigest"]
+            digests.setdefault(repository, {})[tag] = digest
+    return created_repos, digests
+
+
+def default_network(ec2) -> tuple[list[str], str]:
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    if not vpcs:
+        raise SystemExit("seed: the emulator has no default VPC")
+    vpc_id = vpcs[0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+    subnets.sort(key=lambda s: (s.get("AvailabilityZone", ""), s["SubnetId"]))
+    if len(subnets) < 2:
+        raise SystemExit(f"seed: the default VPC {vpc_id} has fewer than two subnets")
+    groups = ec2.describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "group-name", "Values": ["default"]},
+        ]
+    )["SecurityGroups"]
+    if not groups:
+        raise SystemExit(f"seed: the default VPC {vpc_id} has no default security group")
+    return [s["SubnetId"] for s in subnets[:2]], groups[0]["GroupId"]
+
+
+def write_vars(path: str, endpoint: str, subnets: list[str], security_group: str) -> None:
+    lines = [
+        "# Generated by deploy/local/seed.py for the emulator at " + endpoint + ".",
+        "# Subnet and security group ids change on every emulator start or reset: regenerate",
+        "# with `bash deploy/local/emulator.sh seed` rather than copying them.",
+        f'ACCOUNT: "{ACCOUNT}"',
+        f"REGION: {REGION}",
+        f"SUBNET_A: {subnets[0]}",
+        f"SUBNET_B: {subnets[1]}",
+        f"SECURITY_GROUP: {security_group}",
+    ]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5000")
+    parser.add_argument("--out", required=True, help="where to write the variables YAML")
+    args = parser.parse_args(argv)
+
+    created_clusters = seed_clusters(client("ecs", args.endpoint))
+    created_repos, digests = seed_images(client("ecr", args.endpoint))
+    subnets, security_group = default_network(client("ec2", args.endpoint))
+    write_vars(args.out, args.endpoint, subnets, security_group)
+
+    def described(names: list[str], created: list[str]) -> str:
+        return ", ".join(n + ("" if n in created else " (existed)") for n in names)
+
+    print(f"seeded {args.endpoint} (account {ACCOUNT}, region {REGION})")
+    print(f"  ECS clusters:     {described(CLUSTERS, created_clusters)}")
+    print(f"  ECR repositories: {described(list(IMAGES), created_repos)}")
+    for repository, tags in digests.items():
+        shown = ", ".join(f"{tag} {digest[:19]}…" for tag, digest in tags.items())
+        print(f"    {repository}: {shown}")
+    print(f"  subnets:          {subnets[0]}, {subnets[1]}")
+    print(f"  security group:   {security_group}")
+    print(f"  variables:        {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
