@@ -7,6 +7,8 @@ pub mod image;
 pub mod live;
 pub mod manifest;
 pub mod model;
+pub mod normalize;
+pub mod plan;
 pub mod render;
 pub mod validate;
 pub mod yaml;

@@ -22,6 +22,9 @@
 
 pub mod emulator;
 pub mod error;
+#[cfg(feature = "fake")]
+pub mod fake;
+pub mod fixtures;
 pub mod http;
 pub mod locate;
 mod xml;

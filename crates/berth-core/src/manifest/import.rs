@@ -203,3 +203,111 @@ pub fn manifest_from_ecs_json(
         notes,
     })
 }
+
+/// The smallest task definition that means the same as `td`: every field whose removal leaves
+/// the normalized form unchanged (an ECS default, an empty list, a server-filled value) is
+/// removed, so imported manifests are short and `plan` after `import` shows no changes by
+/// construction.
+pub fn minimal_task_definition(
+    td: &crate::model::ecs::TaskDefinitionSpec,
+) -> crate::model::ecs::TaskDefinitionSpec {
+    use crate::model::ecs::TaskDefinitionSpec;
+    use crate::normalize::{ImageDigests, task_definition};
+    let images = ImageDigests::new();
+    let target = task_definition(td, &images);
+    let same = |candidate: &serde_json::Value| {
+        serde_json::from_value::<TaskDefinitionSpec>(candidate.clone())
+            .is_ok_and(|candidate| task_definition(&candidate, &images) == target)
+    };
+    minimize(td, same).unwrap_or_else(|| td.clone())
+}
+
+/// The smallest service spec that means the same as `spec` (see [`minimal_task_definition`]);
+/// `task_definition` gives the context the service's defaults depend on (e.g. Fargate).
+pub fn minimal_service(
+    spec: &crate::model::ecs::ServiceSpec,
+    task_definition: Option<&crate::model::ecs::TaskDefinitionSpec>,
+) -> crate::model::ecs::ServiceSpec {
+    use crate::model::ecs::ServiceSpec;
+    use crate::normalize::service;
+    let target = service(spec, task_definition);
+    let same = |candidate: &serde_json::Value| {
+        serde_json::from_value::<ServiceSpec>(candidate.clone())
+            .is_ok_and(|candidate| service(&candidate, task_definition) == target)
+    };
+    minimize(spec, same).unwrap_or_else(|| spec.clone())
+}
+
+/// Removes every object key (deepest first) whose removal keeps `same` true.
+fn minimize<T: serde::Serialize + serde::de::DeserializeOwned>(
+    value: &T,
+    same: impl Fn(&serde_json::Value) -> bool,
+) -> Option<T> {
+    let mut json = serde_json::to_value(value).ok()?;
+    let mut path = Vec::new();
+    prune(&mut json.clone(), &mut json, &mut path, &same);
+    serde_json::from_value(json).ok()
+}
+
+/// Walks `node` (a copy of the part of `root` at `path`) and drops keys from `root`.
+fn prune(
+    node: &mut serde_json::Value,
+    root: &mut serde_json::Value,
+    path: &mut Vec<PathStep>,
+    same: &impl Fn(&serde_json::Value) -> bool,
+) {
+    match node {
+        serde_json::Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for key in keys {
+                path.push(PathStep::Key(key.clone()));
+                if let Some(child) = map.get_mut(&key) {
+                    prune(child, root, path, same);
+                }
+                let mut candidate = root.clone();
+                if remove_at(&mut candidate, path) && same(&candidate) {
+                    *root = candidate;
+                }
+                path.pop();
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                path.push(PathStep::Index(index));
+                prune(item, root, path, same);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+/// Removes the object key at `path` from `root`; false if the path no longer exists.
+fn remove_at(root: &mut serde_json::Value, path: &[PathStep]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut node = root;
+    for step in parents {
+        node = match (step, node) {
+            (PathStep::Key(key), serde_json::Value::Object(map)) => match map.get_mut(key) {
+                Some(next) => next,
+                None => return false,
+            },
+            (PathStep::Index(i), serde_json::Value::Array(items)) => match items.get_mut(*i) {
+                Some(next) => next,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, node) {
+        (PathStep::Key(key), serde_json::Value::Object(map)) => map.remove(key).is_some(),
+        _ => false,
+    }
+}

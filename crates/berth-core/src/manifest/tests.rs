@@ -1,7 +1,7 @@
 //! Loading: positions, defaults, variables, and one bad file never hiding the good ones.
 
 use super::*;
-use crate::fixtures::{ManifestText, error_lines, load_files};
+use crate::fixtures::{LoadAs, ManifestText, error_lines, load_files};
 
 #[test]
 fn a_typo_is_an_unknown_field_with_a_suggestion() {

@@ -1,6 +1,6 @@
 //! One test per validation rule: the exact message and its `file:line:column`.
 
-use crate::fixtures::{ManifestText, error_lines, load_files};
+use crate::fixtures::{LoadAs, ManifestText, error_lines, load_files};
 
 fn errors(manifest: ManifestText) -> Vec<String> {
     error_lines(&manifest.load_as("prod/web.yaml"))
