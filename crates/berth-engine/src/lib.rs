@@ -4,8 +4,10 @@
 //! AWS, `berth-testkit` in memory. `read` gathers the live state a plan needs, with as few API
 //! calls as the APIs allow.
 
+pub mod apply;
 pub mod import;
 pub mod ports;
 pub mod read;
+pub mod rollout;
 
 pub use read::{EngineError, read_live};

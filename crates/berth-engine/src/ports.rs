@@ -1,10 +1,13 @@
 //! The engine's view of AWS: the few operations it needs, as traits.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
 use berth_core::image::EcrImage;
-use berth_core::live::{ImageResolution, LiveTaskDefinition, ServiceLookup};
+use berth_core::live::{ImageResolution, LiveService, LiveTaskDefinition, ServiceLookup};
+use berth_core::manifest::ServiceId;
+use berth_core::model::ecs::{ServiceSpec, TaskDefinitionSpec};
 
 /// Reading ECS.
 pub trait EcsRead: Send + Sync {
@@ -44,4 +47,52 @@ pub trait ImageRegistry: Send + Sync {
         &self,
         images: &[EcrImage],
     ) -> impl Future<Output = Result<Vec<ImageResolution>, Self::Error>> + Send;
+}
+
+/// Changing ECS. Every method is one mutating API call (berth counts and logs them).
+pub trait EcsWrite: EcsRead {
+    /// Registers a task definition revision (`spec.family` set, `spec.tags` including berth's
+    /// ownership tags) and returns it as ECS stored it.
+    fn register_task_definition(
+        &self,
+        spec: &TaskDefinitionSpec,
+    ) -> impl Future<Output = Result<Arc<LiveTaskDefinition>, Self::Error>> + Send;
+
+    /// The family's latest ACTIVE revision, if any (ListTaskDefinitions, newest first, then
+    /// DescribeTaskDefinition).
+    fn latest_active_task_definition(
+        &self,
+        family: &str,
+    ) -> impl Future<Output = Result<Option<Arc<LiveTaskDefinition>>, Self::Error>> + Send;
+
+    /// Creates a service running `task_definition_arn` (`spec.tags` include ownership tags).
+    fn create_service(
+        &self,
+        id: &ServiceId,
+        spec: &ServiceSpec,
+        task_definition_arn: &str,
+    ) -> impl Future<Output = Result<LiveService, Self::Error>> + Send;
+
+    /// Updates a service: the fields set in `update.spec` and, if given, the task definition.
+    fn update_service(
+        &self,
+        id: &ServiceId,
+        update: &ServiceUpdate,
+    ) -> impl Future<Output = Result<LiveService, Self::Error>> + Send;
+
+    /// Adds or overwrites tags on a resource (service or task definition) by ARN.
+    fn tag_resource(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// An `UpdateService` call: only what changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceUpdate {
+    /// The full ARN of the revision to run, when it changes.
+    pub task_definition_arn: Option<String>,
+    /// The fields to change; every `None` field is left as it is.
+    pub spec: ServiceSpec,
 }

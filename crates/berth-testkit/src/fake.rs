@@ -3,19 +3,25 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use berth_core::image::EcrImage;
 use berth_core::live::{
-    Deployment, ImageResolution, LiveService, LiveTaskDefinition, ServiceLookup,
+    Deployment, ImageResolution, LiveService, LiveTaskDefinition, ServiceEvent, ServiceLookup,
 };
 use berth_core::manifest::{ServiceId, ServiceManifest};
+use berth_core::model::ecs::{ServiceSpec, TaskDefinitionSpec};
 use berth_core::plan::desired_task_definition;
 use berth_core::render::tags;
-use berth_engine::ports::{EcsRead, ImageRegistry};
+use berth_engine::ports::{EcsRead, EcsWrite, ImageRegistry, ServiceUpdate};
+use tokio::time::Instant;
 
 /// Errors the fakes return: only what a test asks for.
 #[derive(Debug, thiserror::Error)]
 pub enum FakeError {
+    /// The service does not exist in the fake.
+    #[error("service {0} does not exist")]
+    NoSuchService(ServiceId),
     /// The task definition ARN is not registered in the fake.
     #[error("task definition {0} does not exist")]
     NoSuchTaskDefinition(String),
@@ -30,6 +36,20 @@ struct State {
     task_definitions: BTreeMap<String, LiveTaskDefinition>,
     calls: Vec<&'static str>,
     failing: Vec<&'static str>,
+    /// Rollouts in flight: service -> (started, previous task definition).
+    rollouts: BTreeMap<ServiceId, Rollout>,
+    /// Substrings of images whose deployments fail (circuit breaker).
+    failing_images: Vec<String>,
+    /// How long a rollout takes (tokio time, so tests pause and advance it).
+    rollout_time: Option<Duration>,
+    next_event: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Rollout {
+    started: Instant,
+    previous: Option<String>,
+    rolling_back: bool,
 }
 
 /// A fake ECS: services and task definitions in memory, every call recorded.
@@ -76,6 +96,45 @@ impl FakeEcs {
         if let Some(service) = self.state().services.get_mut(id) {
             edit(service);
         }
+    }
+
+    /// Makes deployments of images containing `pattern` fail (the circuit breaker trips, and
+    /// rolls back when the service's breaker has `rollback: true`).
+    pub fn fail_images(&self, pattern: &str) {
+        self.state().failing_images.push(pattern.to_string());
+    }
+
+    /// Sets how long rollouts take (default 2 s of tokio time).
+    pub fn set_rollout_time(&self, time: Duration) {
+        self.state().rollout_time = Some(time);
+    }
+
+    /// The mutating calls so far, in order.
+    pub fn mutations(&self) -> Vec<&'static str> {
+        self.calls()
+            .into_iter()
+            .filter(|c| MUTATIONS.contains(c))
+            .collect()
+    }
+
+    /// The live service, as the fake holds it now.
+    pub fn service(&self, id: &ServiceId) -> Option<LiveService> {
+        self.state().services.get(id).cloned()
+    }
+
+    /// Every registered revision of `family`, oldest first.
+    pub fn revisions(&self, family: &str) -> Vec<LiveTaskDefinition> {
+        self.state()
+            .task_definitions
+            .values()
+            .filter(|td| td.family == family)
+            .cloned()
+            .collect()
+    }
+
+    /// Stops failing calls (as after a restart).
+    pub fn clear_failures(&self) {
+        self.state().failing.clear();
     }
 
     /// Makes every later call of `operation` fail.
@@ -167,6 +226,293 @@ pub fn applied(
     (service, task_definition)
 }
 
+/// The fake's mutating operations.
+pub const MUTATIONS: &[&str] = &[
+    "RegisterTaskDefinition",
+    "CreateService",
+    "UpdateService",
+    "TagResource",
+];
+
+const DEFAULT_ROLLOUT: Duration = Duration::from_secs(2);
+
+impl State {
+    fn event(&mut self, id: &ServiceId, message: String) {
+        self.next_event += 1;
+        let event = ServiceEvent {
+            id: format!("event-{}", self.next_event),
+            created_at: format!("t+{}", self.next_event),
+            message: format!("(service {}) {message}", id.name),
+        };
+        if let Some(service) = self.services.get_mut(id) {
+            service.events.insert(0, event);
+        }
+    }
+
+    /// Starts a deployment of `task_definition` as ECS does on create/update.
+    fn deploy(
+        &mut self,
+        id: &ServiceId,
+        task_definition: &str,
+        previous: Option<String>,
+        rolling_back: bool,
+    ) {
+        let Some(service) = self.services.get_mut(id) else {
+            return;
+        };
+        let desired = service.spec.desired_count.unwrap_or(1);
+        for deployment in &mut service.deployments {
+            if deployment.status == "PRIMARY" {
+                deployment.status = "ACTIVE".into();
+            }
+        }
+        let number = service.deployments.len() + 1;
+        service.deployments.insert(
+            0,
+            Deployment {
+                id: format!("ecs-svc/{number}"),
+                status: "PRIMARY".into(),
+                task_definition_arn: task_definition.to_string(),
+                rollout_state: Some("IN_PROGRESS".into()),
+                rollout_state_reason: None,
+                desired_count: desired,
+                running_count: 0,
+                pending_count: desired,
+                failed_tasks: 0,
+            },
+        );
+        service.task_definition_arn = task_definition.to_string();
+        self.rollouts.insert(
+            id.clone(),
+            Rollout {
+                started: Instant::now(),
+                previous,
+                rolling_back,
+            },
+        );
+        self.event(id, format!("has started {desired} tasks."));
+    }
+
+    /// Moves rollouts along to "now".
+    fn advance(&mut self) {
+        let rollout_time = self.rollout_time.unwrap_or(DEFAULT_ROLLOUT);
+        let due: Vec<(ServiceId, Rollout)> = self
+            .rollouts
+            .iter()
+            .filter(|(_, r)| r.started.elapsed() >= rollout_time)
+            .map(|(id, r)| (id.clone(), r.clone()))
+            .collect();
+        for (id, rollout) in due {
+            self.rollouts.remove(&id);
+            let Some(service) = self.services.get(&id) else {
+                continue;
+            };
+            let arn = service.task_definition_arn.clone();
+            let images: Vec<String> = self
+                .task_definitions
+                .get(&arn)
+                .map(|td| {
+                    td.spec
+                        .container_definitions
+                        .iter()
+                        .flatten()
+                        .filter_map(|c| c.image.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let fails = !rollout.rolling_back
+                && images.iter().any(|image| {
+                    self.failing_images
+                        .iter()
+                        .any(|p| image.contains(p.as_str()))
+                });
+            let breaker = service
+                .spec
+                .deployment_configuration
+                .as_ref()
+                .and_then(|c| c.deployment_circuit_breaker.as_ref())
+                .map(|b| (b.enable, b.rollback));
+            let Some(service) = self.services.get_mut(&id) else {
+                continue;
+            };
+            let desired = service.spec.desired_count.unwrap_or(1);
+            if fails {
+                match breaker {
+                    Some((true, rollback)) => {
+                        if let Some(primary) = service.deployments.first_mut() {
+                            primary.rollout_state = Some("FAILED".into());
+                            primary.rollout_state_reason = Some(
+                                "ECS deployment circuit breaker: tasks failed to start.".into(),
+                            );
+                            primary.failed_tasks = 3;
+                            primary.running_count = 0;
+                            primary.pending_count = 0;
+                        }
+                        self.event(&id, "deployment failed: tasks failed to start.".into());
+                        if rollback && let Some(previous) = rollout.previous.clone() {
+                            self.event(&id, "rolling back to the previous deployment.".into());
+                            self.deploy(&id, &previous, None, true);
+                        }
+                    }
+                    _ => {
+                        if let Some(primary) = service.deployments.first_mut() {
+                            primary.failed_tasks += 3;
+                        }
+                        // Without a circuit breaker ECS keeps trying.
+                        self.rollouts.insert(
+                            id.clone(),
+                            Rollout {
+                                started: Instant::now(),
+                                ..rollout
+                            },
+                        );
+                    }
+                }
+                continue;
+            }
+            service.deployments.truncate(1);
+            if let Some(primary) = service.deployments.first_mut() {
+                primary.rollout_state = Some("COMPLETED".into());
+                primary.running_count = desired;
+                primary.pending_count = 0;
+            }
+            service.running_count = desired;
+            service.pending_count = 0;
+            self.event(&id, "has reached a steady state.".into());
+        }
+    }
+}
+
+impl EcsWrite for FakeEcs {
+    async fn register_task_definition(
+        &self,
+        spec: &TaskDefinitionSpec,
+    ) -> Result<Arc<LiveTaskDefinition>, FakeError> {
+        self.record("RegisterTaskDefinition")?;
+        let mut state = self.state();
+        let family = spec.family.clone().unwrap_or_default();
+        let revision = i32::try_from(
+            state
+                .task_definitions
+                .values()
+                .filter(|td| td.family == family)
+                .count()
+                + 1,
+        )
+        .unwrap_or(i32::MAX);
+        let td = LiveTaskDefinition {
+            arn: format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:{revision}"),
+            family,
+            revision,
+            status: "ACTIVE".into(),
+            spec: spec.clone(),
+        };
+        state.task_definitions.insert(td.arn.clone(), td.clone());
+        Ok(Arc::new(td))
+    }
+
+    async fn latest_active_task_definition(
+        &self,
+        family: &str,
+    ) -> Result<Option<Arc<LiveTaskDefinition>>, FakeError> {
+        self.record("ListTaskDefinitions")?;
+        Ok(self
+            .state()
+            .task_definitions
+            .values()
+            .filter(|td| td.family == family && td.status == "ACTIVE")
+            .max_by_key(|td| td.revision)
+            .cloned()
+            .map(Arc::new))
+    }
+
+    async fn create_service(
+        &self,
+        id: &ServiceId,
+        spec: &ServiceSpec,
+        task_definition_arn: &str,
+    ) -> Result<LiveService, FakeError> {
+        self.record("CreateService")?;
+        let mut state = self.state();
+        let tags = spec
+            .tags
+            .iter()
+            .flatten()
+            .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+            .collect();
+        let mut spec = spec.clone();
+        spec.tags = None;
+        state.services.insert(
+            id.clone(),
+            LiveService {
+                id: id.clone(),
+                arn: format!(
+                    "arn:aws:ecs:us-east-1:123456789012:service/{}/{}",
+                    id.cluster, id.name
+                ),
+                status: "ACTIVE".into(),
+                spec,
+                task_definition_arn: task_definition_arn.to_string(),
+                tags,
+                role_arn: None,
+                deployments: Vec::new(),
+                events: Vec::new(),
+                running_count: 0,
+                pending_count: 0,
+            },
+        );
+        state.deploy(id, task_definition_arn, None, false);
+        Ok(state.services[id].clone())
+    }
+
+    async fn update_service(
+        &self,
+        id: &ServiceId,
+        update: &ServiceUpdate,
+    ) -> Result<LiveService, FakeError> {
+        self.record("UpdateService")?;
+        let mut state = self.state();
+        state.advance();
+        let Some(service) = state.services.get_mut(id) else {
+            return Err(FakeError::NoSuchService(id.clone()));
+        };
+        // Merge the fields sent over the live spec, as UpdateService does.
+        if let (Ok(serde_json::Value::Object(mut live)), Ok(serde_json::Value::Object(sent))) = (
+            serde_json::to_value(&service.spec),
+            serde_json::to_value(&update.spec),
+        ) {
+            live.extend(sent);
+            if let Ok(spec) = serde_json::from_value(serde_json::Value::Object(live)) {
+                service.spec = spec;
+            }
+        }
+        let previous = service.task_definition_arn.clone();
+        match &update.task_definition_arn {
+            Some(arn) if *arn != previous => state.deploy(id, arn, Some(previous), false),
+            _ => {
+                if let Some(primary) = service.deployments.first_mut() {
+                    primary.desired_count =
+                        service.spec.desired_count.unwrap_or(primary.desired_count);
+                }
+            }
+        }
+        Ok(state.services[id].clone())
+    }
+
+    async fn tag_resource(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), FakeError> {
+        self.record("TagResource")?;
+        let mut state = self.state();
+        if let Some(service) = state.services.values_mut().find(|s| s.arn == arn) {
+            service.tags.extend(tags.clone());
+        }
+        Ok(())
+    }
+}
+
 impl EcsRead for FakeEcs {
     type Error = FakeError;
 
@@ -178,7 +524,8 @@ impl EcsRead for FakeEcs {
         for _batch in names.chunks(10) {
             self.record("DescribeServices")?;
         }
-        let state = self.state();
+        let mut state = self.state();
+        state.advance();
         Ok(names
             .iter()
             .map(|name| {

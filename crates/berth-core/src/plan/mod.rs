@@ -279,12 +279,13 @@ pub fn desired_task_definition(
 
 /// Removes berth's own `berth:*` tags: they record provenance, they are not desired state.
 fn without_ownership_tags(value: &mut serde_json::Value) {
-    if let Some(serde_json::Value::Object(tags)) = value.get_mut("tags") {
+    let Some(object) = value.as_object_mut() else {
+        return;
+    };
+    if let Some(serde_json::Value::Object(tags)) = object.get_mut("tags") {
         tags.retain(|key, _| !key.starts_with("berth:"));
         if tags.is_empty() {
-            if let Some(object) = value.as_object_mut() {
-                object.remove("tags");
-            }
+            object.remove("tags");
         }
     }
 }

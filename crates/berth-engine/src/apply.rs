@@ -1,0 +1,610 @@
+//! Applying a plan: register (or reuse) task definitions, create and update services, follow
+//! their rollouts. Services run concurrently (bounded); `dependsOn` orders services within a
+//! cluster; one failing service never fails or delays the others.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use berth_core::diag::Severity;
+use berth_core::live::{LiveTaskDefinition, ServiceEvent};
+use berth_core::manifest::{ServiceId, ServiceManifest};
+use berth_core::model::ecs::{ServiceSpec, Tag, TaskDefinitionSpec};
+use berth_core::normalize::{self, ImageDigests};
+use berth_core::plan::{Action, LiveState, Plan, ServicePlan, desired_task_definition};
+use berth_core::render::{Provenance, tags};
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde::Serialize;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::ports::{EcsWrite, ServiceUpdate};
+use crate::rollout::{self, RolloutObserver, RolloutOutcome, RolloutTiming, SeenEvents};
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Services applied at once.
+    pub concurrency: usize,
+    /// Rollout following.
+    pub rollout: RolloutTiming,
+    /// Whether to follow rollouts at all (off: report `Progressing` right after the change).
+    pub follow: bool,
+    /// Repository and commit for ownership tags.
+    pub provenance: Provenance,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            concurrency: 8,
+            rollout: RolloutTiming::default(),
+            follow: true,
+            provenance: Provenance::default(),
+        }
+    }
+}
+
+/// One mutating call berth made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "camelCase")]
+pub enum AppliedAction {
+    /// RegisterTaskDefinition.
+    RegisteredTaskDefinition {
+        /// The new revision.
+        arn: String,
+    },
+    /// An existing ACTIVE revision equal to the desired one was used instead of registering.
+    ReusedTaskDefinition {
+        /// The reused revision.
+        arn: String,
+    },
+    /// CreateService.
+    CreatedService,
+    /// UpdateService with these fields (and `taskDefinition` when the revision changed).
+    UpdatedService {
+        /// The fields sent.
+        fields: Vec<String>,
+    },
+    /// TagResource on the service.
+    TaggedService,
+}
+
+/// How a service ended up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status")]
+pub enum ServiceOutcome {
+    /// In sync: nothing to do, or the rollout completed.
+    Synced,
+    /// Changed, and the rollout had not finished when berth stopped following it.
+    Progressing {
+        /// Where it was.
+        reason: String,
+    },
+    /// Could not be applied, or the rollout failed.
+    Failed {
+        /// What went wrong and what to do.
+        reason: String,
+        /// ECS's last service events, newest first.
+        events: Vec<ServiceEvent>,
+    },
+    /// Not touched on purpose (suspended, or a dependency failed).
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ServiceOutcome {
+    /// Whether this counts as converged for `apply`'s exit code.
+    pub fn is_ok(&self) -> bool {
+        matches!(
+            self,
+            ServiceOutcome::Synced | ServiceOutcome::Skipped { .. }
+        )
+    }
+}
+
+/// What happened to one service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceReport {
+    /// The service (absent for a manifest file that did not parse).
+    pub id: Option<ServiceId>,
+    /// The mutating calls made, in order.
+    pub actions: Vec<AppliedAction>,
+    /// The result.
+    #[serde(flatten)]
+    pub outcome: ServiceOutcome,
+}
+
+/// What `apply` reports as it goes.
+pub trait ApplyObserver: RolloutObserver {
+    /// A mutating call succeeded.
+    fn action(&self, id: &ServiceId, action: &AppliedAction);
+    /// A service is done.
+    fn finished(&self, report: &ServiceReport);
+}
+
+/// Applies `plan` (made from `manifests` against `live`) and reports per service.
+pub async fn apply<E: EcsWrite>(
+    ecs: &E,
+    plan: &Plan,
+    manifests: &[ServiceManifest],
+    live: &LiveState,
+    options: &ApplyOptions,
+    observer: &dyn ApplyObserver,
+) -> Vec<ServiceReport> {
+    let by_id: BTreeMap<&ServiceId, &ServiceManifest> =
+        manifests.iter().map(|m| (&m.id, m)).collect();
+    let digests: ImageDigests = live
+        .images
+        .iter()
+        .filter_map(|r| match r {
+            berth_core::live::ImageResolution::Found { reference, digest } => {
+                Some((reference.clone(), digest.clone()))
+            }
+            berth_core::live::ImageResolution::Missing { .. } => None,
+        })
+        .collect();
+
+    let mut reports: Vec<ServiceReport> = Vec::new();
+    let mut done: BTreeMap<ServiceId, bool> = BTreeMap::new(); // id -> succeeded
+    let mut waiting: Vec<&ServicePlan> = Vec::new();
+    for service in &plan.services {
+        match (&service.id, &service.action) {
+            (Some(_), Action::WouldPrune { .. }) => {} // pruning is the daemon's, under its own rules
+            (Some(id), _) if by_id.contains_key(id) => waiting.push(service),
+            (id, action) => {
+                let report = ServiceReport {
+                    id: id.clone(),
+                    actions: Vec::new(),
+                    outcome: not_applicable(action),
+                };
+                if let Some(id) = id {
+                    done.insert(id.clone(), report.outcome.is_ok());
+                }
+                observer.finished(&report);
+                reports.push(report);
+            }
+        }
+    }
+
+    let mut running = FuturesUnordered::new();
+    loop {
+        // Start every waiting service whose dependencies are done, up to the concurrency limit.
+        let mut index = 0;
+        while index < waiting.len() && running.len() < options.concurrency.max(1) {
+            let service = waiting[index];
+            let Some(id) = service.id.as_ref() else {
+                waiting.remove(index);
+                continue;
+            };
+            let manifest = by_id[id];
+            let dependencies: Vec<ServiceId> = manifest
+                .metadata
+                .depends_on
+                .iter()
+                .map(|name| ServiceId::new(&id.cluster, name))
+                .collect();
+            if dependencies
+                .iter()
+                .any(|d| !done.contains_key(d) && by_id.contains_key(d))
+            {
+                index += 1;
+                continue;
+            }
+            waiting.remove(index);
+            let failed: Vec<String> = dependencies
+                .iter()
+                .filter(|d| done.get(*d) == Some(&false))
+                .map(|d| d.name.clone())
+                .collect();
+            if !failed.is_empty() {
+                let report = ServiceReport {
+                    id: Some(id.clone()),
+                    actions: Vec::new(),
+                    outcome: ServiceOutcome::Skipped {
+                        reason: format!(
+                            "dependency {} did not converge; fix it first",
+                            failed.join(", ")
+                        ),
+                    },
+                };
+                done.insert(id.clone(), false);
+                observer.finished(&report);
+                reports.push(report);
+                continue;
+            }
+            let span = info_span!("service", cluster = %id.cluster, name = %id.name);
+            running.push(
+                apply_service(ecs, service, manifest, live, &digests, options, observer)
+                    .instrument(span),
+            );
+        }
+        match running.next().await {
+            Some(report) => {
+                if let Some(id) = &report.id {
+                    // Skipped services (suspended) do not block their dependents.
+                    done.insert(id.clone(), report.outcome.is_ok());
+                }
+                observer.finished(&report);
+                reports.push(report);
+            }
+            None if waiting.is_empty() => break,
+            None => {
+                // Only services waiting on dependencies that will never finish (cannot happen
+                // with validated manifests: cycles are rejected at load). Report, never hang.
+                for service in waiting.drain(..) {
+                    let report = ServiceReport {
+                        id: service.id.clone(),
+                        actions: Vec::new(),
+                        outcome: ServiceOutcome::Skipped {
+                            reason: "dependencies never finished".into(),
+                        },
+                    };
+                    observer.finished(&report);
+                    reports.push(report);
+                }
+                break;
+            }
+        }
+    }
+    reports
+}
+
+fn not_applicable(action: &Action) -> ServiceOutcome {
+    match action {
+        Action::Invalid { diagnostics } => ServiceOutcome::Failed {
+            reason: diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+            events: Vec::new(),
+        },
+        _ => ServiceOutcome::Skipped {
+            reason: format!("{} without a manifest", action.name()),
+        },
+    }
+}
+
+/// The ownership tags for this apply, as ECS tags.
+fn ownership_tags(provenance: &Provenance, manifest: &ServiceManifest) -> Vec<Tag> {
+    let mut owned = vec![
+        (
+            tags::MANAGED_BY.to_string(),
+            tags::MANAGED_BY_VALUE.to_string(),
+        ),
+        (
+            tags::SOURCE.to_string(),
+            format!("{}#{}", provenance.repository, manifest.origin.file),
+        ),
+    ];
+    if let Some(revision) = &provenance.revision {
+        owned.push((tags::REVISION.to_string(), revision.clone()));
+    }
+    owned
+        .into_iter()
+        .map(|(key, value)| Tag {
+            key: Some(key),
+            value: Some(value),
+        })
+        .collect()
+}
+
+/// `tags` with berth's ownership tags replacing any user tags of the same key.
+fn with_ownership(tags: Option<Vec<Tag>>, ownership: &[Tag]) -> Option<Vec<Tag>> {
+    let mut tags: Vec<Tag> = tags
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| !ownership.iter().any(|o| o.key == t.key))
+        .collect();
+    tags.extend(ownership.iter().cloned());
+    Some(tags)
+}
+
+async fn apply_service<E: EcsWrite>(
+    ecs: &E,
+    service: &ServicePlan,
+    manifest: &ServiceManifest,
+    live: &LiveState,
+    digests: &ImageDigests,
+    options: &ApplyOptions,
+    observer: &dyn ApplyObserver,
+) -> ServiceReport {
+    let id = &manifest.id;
+    let mut actions = Vec::new();
+    let outcome = match &service.action {
+        Action::NoChange => ServiceOutcome::Synced,
+        Action::Suspended { changes } => ServiceOutcome::Skipped {
+            reason: format!("suspended ({} differences left alone)", changes.len()),
+        },
+        Action::Invalid { .. } | Action::WouldPrune { .. } => not_applicable(&service.action),
+        Action::ImageMissing { images } => ServiceOutcome::Failed {
+            reason: images
+                .iter()
+                .map(|i| {
+                    format!(
+                        "image {} not found in ECR ({}); push it or fix the tag",
+                        i.reference, i.reason
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            events: Vec::new(),
+        },
+        Action::RequiresReplacement { fields, .. } => ServiceOutcome::Failed {
+            reason: format!(
+                "{} cannot change in place; delete and recreate the service, or revert the change",
+                fields.join(", ")
+            ),
+            events: Vec::new(),
+        },
+        Action::Create { .. } => {
+            match create(ecs, manifest, digests, options, observer, &mut actions).await {
+                Ok((arn, seen)) => follow(ecs, id, &arn, seen, options, observer).await,
+                Err(reason) => failed(reason),
+            }
+        }
+        Action::Update {
+            changes,
+            new_task_definition,
+        } => {
+            let live_service = live.services.get(id);
+            match update(
+                ecs,
+                manifest,
+                live_service,
+                changes,
+                *new_task_definition,
+                digests,
+                options,
+                observer,
+                &mut actions,
+            )
+            .await
+            {
+                Ok(Some((arn, seen))) => follow(ecs, id, &arn, seen, options, observer).await,
+                Ok(None) => ServiceOutcome::Synced,
+                Err(reason) => failed(reason),
+            }
+        }
+    };
+    ServiceReport {
+        id: Some(id.clone()),
+        actions,
+        outcome,
+    }
+}
+
+fn failed(reason: String) -> ServiceOutcome {
+    ServiceOutcome::Failed {
+        reason,
+        events: Vec::new(),
+    }
+}
+
+async fn follow<E: EcsWrite>(
+    ecs: &E,
+    id: &ServiceId,
+    task_definition_arn: &str,
+    seen: SeenEvents,
+    options: &ApplyOptions,
+    observer: &dyn ApplyObserver,
+) -> ServiceOutcome {
+    if !options.follow {
+        return ServiceOutcome::Progressing {
+            reason: "not followed".into(),
+        };
+    }
+    match rollout::follow(
+        ecs,
+        id,
+        task_definition_arn,
+        seen,
+        options.rollout,
+        observer,
+    )
+    .await
+    {
+        RolloutOutcome::Completed => {
+            info!(task_definition = task_definition_arn, "rollout completed");
+            ServiceOutcome::Synced
+        }
+        RolloutOutcome::Failed { reason, events } => {
+            warn!(%reason, "rollout failed");
+            ServiceOutcome::Failed { reason, events }
+        }
+        RolloutOutcome::DeadlineExceeded { state } => ServiceOutcome::Progressing {
+            reason: format!("progress deadline passed: {state}"),
+        },
+        RolloutOutcome::Unobservable { reason } => ServiceOutcome::Progressing { reason },
+    }
+}
+
+/// The revision to run: the family's latest ACTIVE one when it already equals `desired`
+/// (so a crash between register and update leaves no duplicate), else a new one.
+async fn reuse_or_register<E: EcsWrite>(
+    ecs: &E,
+    desired: &TaskDefinitionSpec,
+    digests: &ImageDigests,
+    id: &ServiceId,
+    observer: &dyn ApplyObserver,
+    actions: &mut Vec<AppliedAction>,
+) -> Result<String, String> {
+    let family = desired.family.clone().unwrap_or_default();
+    let latest: Option<std::sync::Arc<LiveTaskDefinition>> = ecs
+        .latest_active_task_definition(&family)
+        .await
+        .map_err(|e| format!("cannot list task definitions of family {family}: {e}"))?;
+    let comparable = |td: &TaskDefinitionSpec| {
+        let mut td = td.clone();
+        td.tags = td.tags.map(|t| {
+            t.into_iter()
+                .filter(|t| !t.key.as_deref().is_some_and(|k| k.starts_with("berth:")))
+                .collect()
+        });
+        normalize::task_definition(&td, digests)
+    };
+    if let Some(latest) = latest
+        && comparable(&latest.spec) == comparable(desired)
+    {
+        info!(task_definition = %latest.arn, "reusing equal task definition revision");
+        let action = AppliedAction::ReusedTaskDefinition {
+            arn: latest.arn.clone(),
+        };
+        observer.action(id, &action);
+        actions.push(action);
+        return Ok(latest.arn.clone());
+    }
+    let registered = ecs
+        .register_task_definition(desired)
+        .await
+        .map_err(|e| format!("RegisterTaskDefinition failed: {e}"))?;
+    info!(task_definition = %registered.arn, "registered task definition");
+    let action = AppliedAction::RegisteredTaskDefinition {
+        arn: registered.arn.clone(),
+    };
+    observer.action(id, &action);
+    actions.push(action);
+    Ok(registered.arn.clone())
+}
+
+fn desired_with_tags(
+    manifest: &ServiceManifest,
+    digests: &ImageDigests,
+    ownership: &[Tag],
+) -> TaskDefinitionSpec {
+    let mut td = desired_task_definition(manifest, digests);
+    td.tags = with_ownership(td.tags.take(), ownership);
+    td
+}
+
+async fn create<E: EcsWrite>(
+    ecs: &E,
+    manifest: &ServiceManifest,
+    digests: &ImageDigests,
+    options: &ApplyOptions,
+    observer: &dyn ApplyObserver,
+    actions: &mut Vec<AppliedAction>,
+) -> Result<(String, SeenEvents), String> {
+    let ownership = ownership_tags(&options.provenance, manifest);
+    let desired = desired_with_tags(manifest, digests, &ownership);
+    let arn = reuse_or_register(ecs, &desired, digests, &manifest.id, observer, actions).await?;
+    let mut spec = manifest.spec.clone();
+    spec.task_definition = None;
+    spec.tags = with_ownership(spec.tags.take(), &ownership);
+    let created = ecs
+        .create_service(&manifest.id, &spec, &arn)
+        .await
+        .map_err(|e| format!("CreateService failed: {e}"))?;
+    info!(task_definition = %arn, "created service");
+    observer.action(&manifest.id, &AppliedAction::CreatedService);
+    actions.push(AppliedAction::CreatedService);
+    Ok((arn, SeenEvents::baseline(&created)))
+}
+
+/// The top-level spec fields a plan's changes touch (`desiredCount`, `networkConfiguration`).
+fn changed_fields(changes: &[berth_core::normalize::Change]) -> BTreeSet<String> {
+    changes
+        .iter()
+        .filter(|c| !c.path.starts_with("taskDefinition."))
+        .filter_map(|c| c.path.split('.').next().map(str::to_string))
+        .collect()
+}
+
+/// A spec with only `fields` set, from `desired`; a field removed from the manifest is sent
+/// as an empty list where ECS accepts one (load balancers, registries, ...), so it is cleared.
+fn partial_spec(desired: &ServiceSpec, fields: &BTreeSet<String>) -> ServiceSpec {
+    let Ok(serde_json::Value::Object(all)) = serde_json::to_value(desired) else {
+        return ServiceSpec::default();
+    };
+    let mut partial = serde_json::Map::new();
+    for field in fields {
+        match all.get(field) {
+            Some(value) => {
+                partial.insert(field.clone(), value.clone());
+            }
+            None if LIST_FIELDS.contains(&field.as_str()) => {
+                partial.insert(field.clone(), serde_json::Value::Array(Vec::new()));
+            }
+            None => {}
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(partial)).unwrap_or_default()
+}
+
+/// Service fields that are lists (clearing one means sending `[]`).
+const LIST_FIELDS: &[&str] = &[
+    "loadBalancers",
+    "serviceRegistries",
+    "capacityProviderStrategy",
+    "placementConstraints",
+    "placementStrategy",
+    "volumeConfigurations",
+    "vpcLatticeConfigurations",
+];
+
+#[allow(clippy::too_many_arguments)]
+async fn update<E: EcsWrite>(
+    ecs: &E,
+    manifest: &ServiceManifest,
+    live_service: Option<&berth_core::live::LiveService>,
+    changes: &[berth_core::normalize::Change],
+    new_task_definition: bool,
+    digests: &ImageDigests,
+    options: &ApplyOptions,
+    observer: &dyn ApplyObserver,
+    actions: &mut Vec<AppliedAction>,
+) -> Result<Option<(String, SeenEvents)>, String> {
+    let id = &manifest.id;
+    let Some(live_service) = live_service else {
+        return Err("the service disappeared between plan and apply; run again".into());
+    };
+    let ownership = ownership_tags(&options.provenance, manifest);
+    let task_definition_arn = if new_task_definition {
+        let desired = desired_with_tags(manifest, digests, &ownership);
+        Some(reuse_or_register(ecs, &desired, digests, id, observer, actions).await?)
+    } else {
+        None
+    };
+    let mut fields = changed_fields(changes);
+    let tags_changed = fields.remove("tags");
+    let mut spec = manifest.spec.clone();
+    spec.task_definition = None;
+    let update = ServiceUpdate {
+        task_definition_arn: task_definition_arn.clone(),
+        spec: partial_spec(&spec, &fields),
+    };
+    let mut seen = SeenEvents::baseline(live_service);
+    let mut followed = None;
+    if task_definition_arn.is_some() || !fields.is_empty() {
+        let updated = ecs
+            .update_service(id, &update)
+            .await
+            .map_err(|e| format!("UpdateService failed: {e}"))?;
+        let mut sent: Vec<String> = fields.iter().cloned().collect();
+        if task_definition_arn.is_some() {
+            sent.insert(0, "taskDefinition".into());
+        }
+        info!(fields = ?sent, "updated service");
+        let action = AppliedAction::UpdatedService { fields: sent };
+        observer.action(id, &action);
+        actions.push(action);
+        seen = SeenEvents::baseline(&updated);
+        followed =
+            Some(task_definition_arn.unwrap_or_else(|| live_service.task_definition_arn.clone()));
+    }
+    // Tags are not part of UpdateService; the revision tag moves with every change berth makes.
+    if tags_changed || followed.is_some() {
+        let all: BTreeMap<String, String> = with_ownership(spec.tags.clone(), &ownership)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
+            .collect();
+        ecs.tag_resource(&live_service.arn, &all)
+            .await
+            .map_err(|e| format!("TagResource failed: {e}"))?;
+        observer.action(id, &AppliedAction::TaggedService);
+        actions.push(AppliedAction::TaggedService);
+    }
+    Ok(followed.map(|arn| (arn, seen)))
+}

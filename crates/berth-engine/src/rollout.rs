@@ -1,0 +1,199 @@
+//! Following a rollout after berth changed a service: the PRIMARY deployment's `rolloutState`
+//! and counts, until it completes, fails (circuit breaker), or the progress deadline passes.
+//! ECS's service events are reported once each, oldest first. Time goes through tokio only, so
+//! tests run under a paused clock.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use berth_core::live::{Deployment, LiveService, ServiceEvent, ServiceLookup};
+use berth_core::manifest::ServiceId;
+
+use crate::ports::EcsRead;
+
+/// How a rollout ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RolloutOutcome {
+    /// The PRIMARY deployment runs the expected task definition and is COMPLETED.
+    Completed,
+    /// ECS gave up: rolloutState FAILED, or the circuit breaker rolled back to another revision.
+    Failed {
+        /// What happened, from ECS where it said.
+        reason: String,
+        /// The last service events (newest first), for the report.
+        events: Vec<ServiceEvent>,
+    },
+    /// Still going when the progress deadline passed.
+    DeadlineExceeded {
+        /// Where it was.
+        state: String,
+    },
+    /// The service could not be read (gone, or the API failed on every poll until the deadline).
+    Unobservable {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Timing of rollout following.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolloutTiming {
+    /// Give up after this long.
+    pub deadline: Duration,
+    /// Describe the service this often.
+    pub poll_interval: Duration,
+}
+
+impl Default for RolloutTiming {
+    fn default() -> Self {
+        RolloutTiming {
+            deadline: Duration::from_secs(600),
+            poll_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a follower reports while it follows.
+pub trait RolloutObserver: Sync {
+    /// A service event ECS recorded since the last one reported.
+    fn event(&self, id: &ServiceId, event: &ServiceEvent);
+    /// The PRIMARY deployment's state at a poll.
+    fn progress(&self, id: &ServiceId, primary: &Deployment);
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+
+impl RolloutObserver for Quiet {
+    fn event(&self, _: &ServiceId, _: &ServiceEvent) {}
+    fn progress(&self, _: &ServiceId, _: &Deployment) {}
+}
+
+/// Events berth has already reported for a service.
+#[derive(Debug, Default)]
+pub struct SeenEvents(HashSet<String>);
+
+impl SeenEvents {
+    /// Marks every event of `service` as seen (events from before berth's change are history).
+    pub fn baseline(service: &LiveService) -> Self {
+        SeenEvents(service.events.iter().map(|e| e.id.clone()).collect())
+    }
+
+    /// The events not seen yet, oldest first; marks them seen.
+    pub fn fresh<'a>(&mut self, events: &'a [ServiceEvent]) -> Vec<&'a ServiceEvent> {
+        let mut fresh: Vec<&ServiceEvent> = events
+            .iter()
+            .filter(|e| self.0.insert(e.id.clone()))
+            .collect();
+        fresh.reverse(); // ECS lists newest first
+        fresh
+    }
+}
+
+/// Judges one observation of the service against the expected task definition.
+pub fn judge(service: &LiveService, expected_task_definition: &str) -> Option<RolloutOutcome> {
+    let primary = service.deployments.iter().find(|d| d.status == "PRIMARY")?;
+    if primary.task_definition_arn != expected_task_definition {
+        let events: Vec<ServiceEvent> = service.events.iter().take(5).cloned().collect();
+        return Some(RolloutOutcome::Failed {
+            reason: format!(
+                "the deployment was rolled back: PRIMARY runs {} instead of {expected_task_definition}{}",
+                primary.task_definition_arn,
+                primary
+                    .rollout_state_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+            events,
+        });
+    }
+    match primary.rollout_state.as_deref() {
+        Some("COMPLETED") => Some(RolloutOutcome::Completed),
+        Some("FAILED") => Some(RolloutOutcome::Failed {
+            reason: primary
+                .rollout_state_reason
+                .clone()
+                .unwrap_or_else(|| "rollout FAILED".to_string()),
+            events: service.events.iter().take(5).cloned().collect(),
+        }),
+        // No rolloutState (deployments without the circuit breaker on older ECS): done when
+        // the only deployment runs everything it should.
+        None if service.deployments.len() == 1
+            && primary.running_count == primary.desired_count
+            && primary.pending_count == 0 =>
+        {
+            Some(RolloutOutcome::Completed)
+        }
+        _ => None,
+    }
+}
+
+fn describe_state(service: Option<&LiveService>) -> String {
+    match service.and_then(|s| s.deployments.iter().find(|d| d.status == "PRIMARY")) {
+        Some(primary) => format!(
+            "{} running {}/{} (pending {}), {} deployments",
+            primary
+                .rollout_state
+                .as_deref()
+                .unwrap_or("no rolloutState"),
+            primary.running_count,
+            primary.desired_count,
+            primary.pending_count,
+            service.map_or(0, |s| s.deployments.len())
+        ),
+        None => "no PRIMARY deployment".to_string(),
+    }
+}
+
+/// Follows `id`'s rollout to `expected_task_definition` until it ends or `timing.deadline`.
+pub async fn follow<E: EcsRead>(
+    ecs: &E,
+    id: &ServiceId,
+    expected_task_definition: &str,
+    mut seen: SeenEvents,
+    timing: RolloutTiming,
+    observer: &dyn RolloutObserver,
+) -> RolloutOutcome {
+    let started = tokio::time::Instant::now();
+    let mut last: Option<LiveService> = None;
+    let mut last_error = None;
+    loop {
+        match ecs
+            .describe_services(&id.cluster, std::slice::from_ref(&id.name))
+            .await
+        {
+            Ok(lookups) => match lookups.into_iter().next() {
+                Some(ServiceLookup::Found(service)) => {
+                    for event in seen.fresh(&service.events) {
+                        observer.event(id, event);
+                    }
+                    if let Some(primary) =
+                        service.deployments.iter().find(|d| d.status == "PRIMARY")
+                    {
+                        observer.progress(id, primary);
+                    }
+                    if let Some(outcome) = judge(&service, expected_task_definition) {
+                        return outcome;
+                    }
+                    last = Some(*service);
+                }
+                _ => {
+                    return RolloutOutcome::Unobservable {
+                        reason: format!("service {id} no longer exists"),
+                    };
+                }
+            },
+            Err(err) => last_error = Some(err.to_string()),
+        }
+        if started.elapsed() >= timing.deadline {
+            return match (&last, last_error) {
+                (None, Some(reason)) => RolloutOutcome::Unobservable { reason },
+                _ => RolloutOutcome::DeadlineExceeded {
+                    state: describe_state(last.as_ref()),
+                },
+            };
+        }
+        tokio::time::sleep(timing.poll_interval).await;
+    }
+}
