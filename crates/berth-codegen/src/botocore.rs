@@ -38,6 +38,9 @@ pub enum Shape {
     List {
         /// The element shape.
         member: ShapeRef,
+        /// Marked deprecated by AWS.
+        #[serde(default)]
+        deprecated: bool,
     },
     /// A map (keys are strings in the ECS model).
     Map {
@@ -56,19 +59,28 @@ pub enum Shape {
         documentation: Option<String>,
     },
     /// A 32-bit integer.
-    Integer,
+    Integer(Primitive),
     /// A 64-bit integer.
-    Long,
+    Long(Primitive),
     /// A boolean.
-    Boolean,
+    Boolean(Primitive),
     /// A double-precision number.
-    Double,
+    Double(Primitive),
     /// A single-precision number.
-    Float,
+    Float(Primitive),
     /// A point in time.
     Timestamp,
     /// Binary data.
     Blob,
+}
+
+/// A number or boolean shape.
+#[derive(Debug, Deserialize)]
+pub struct Primitive {
+    /// botocore's `box`: the value may be absent. An unboxed primitive has a zero default in the
+    /// Smithy model, which the Rust SDK stores as a plain value rather than an `Option`.
+    #[serde(default, rename = "box")]
+    pub boxed: bool,
 }
 
 /// A `structure` shape.
@@ -89,6 +101,9 @@ pub struct Structure {
     /// `true` for a union: exactly one member is set.
     #[serde(default)]
     pub union: bool,
+    /// Marked deprecated by AWS (the SDK marks its type `#[deprecated]`).
+    #[serde(default)]
+    pub deprecated: bool,
 }
 
 /// A member of a structure.
@@ -99,6 +114,9 @@ pub struct Member {
     /// HTML documentation.
     #[serde(default)]
     pub documentation: Option<String>,
+    /// Marked deprecated by AWS (the SDK marks its field and setter `#[deprecated]`).
+    #[serde(default)]
+    pub deprecated: bool,
 }
 
 /// A reference to a shape from a list or map.
@@ -126,6 +144,29 @@ impl ServiceModel {
         match self.shape(name)? {
             Shape::Structure(structure) => Ok(structure),
             _ => Err(Error::NotAStructure(name.to_string())),
+        }
+    }
+}
+
+impl Shape {
+    /// Whether AWS marked the shape deprecated.
+    pub fn is_deprecated(&self) -> bool {
+        match self {
+            Shape::Structure(structure) => structure.deprecated,
+            Shape::List { deprecated, .. } => *deprecated,
+            _ => false,
+        }
+    }
+
+    /// Whether this is a number or boolean without `box`: a value with a zero default.
+    pub fn is_unboxed_primitive(&self) -> bool {
+        match self {
+            Shape::Integer(primitive)
+            | Shape::Long(primitive)
+            | Shape::Boolean(primitive)
+            | Shape::Double(primitive)
+            | Shape::Float(primitive) => !primitive.boxed,
+            _ => false,
         }
     }
 }

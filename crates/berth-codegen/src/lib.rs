@@ -1,15 +1,19 @@
 //! berth-codegen: generates berth's serde model of the ECS API input shapes
-//! (`crates/berth-core/src/model/ecs.rs`) from botocore's ECS API model.
+//! (`crates/berth-core/src/model/ecs.rs`) from botocore's ECS API model, and the conversions
+//! between that model and the Rust AWS SDK's types (`crates/berth-aws/src/convert/generated.rs`).
 //!
 //! `botocore` reads the model, `plan` picks the shapes berth embeds and applies berth's
 //! overrides, `docs` turns the model's HTML documentation into rustdoc, `names` makes Rust
-//! identifiers, and `render` writes the source.
+//! identifiers, and `render` writes the model source. `sdk` maps the model onto the SDK's
+//! types (with its override table) and `convert` writes the conversions.
 
 mod botocore;
+mod convert;
 mod docs;
 mod names;
 mod plan;
 mod render;
+mod sdk;
 
 use std::path::PathBuf;
 
@@ -49,9 +53,45 @@ pub fn output_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../berth-core/src/model/ecs.rs")
 }
 
+/// The generated conversions file.
+pub fn convert_output_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../berth-aws/src/convert/generated.rs")
+}
+
+/// One generated file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Where it is written.
+    pub path: PathBuf,
+    /// Its path relative to the workspace root, for messages.
+    pub shown: &'static str,
+    /// Its content.
+    pub text: String,
+}
+
 /// Generates the Rust source of `ecs.rs` from the JSON text of the AWS model.
 pub fn generate(model_json: &str) -> Result<String, Error> {
     let model = botocore::ServiceModel::parse(model_json)?;
     let plan = plan::plan(&model)?;
     Ok(render::render(&plan, BOTOCORE_VERSION))
+}
+
+/// Generates every output file from the JSON text of the AWS model: the model (`ecs.rs`) and
+/// the SDK conversions (`generated.rs`).
+pub fn generate_all(model_json: &str) -> Result<Vec<Output>, Error> {
+    let model = botocore::ServiceModel::parse(model_json)?;
+    let plan = plan::plan(&model)?;
+    let convert_plan = sdk::convert_plan(&model, &plan)?;
+    Ok(vec![
+        Output {
+            path: output_path(),
+            shown: "crates/berth-core/src/model/ecs.rs",
+            text: render::render(&plan, BOTOCORE_VERSION),
+        },
+        Output {
+            path: convert_output_path(),
+            shown: "crates/berth-aws/src/convert/generated.rs",
+            text: convert::render(&convert_plan, &plan.api_version, BOTOCORE_VERSION),
+        },
+    ])
 }

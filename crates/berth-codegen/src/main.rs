@@ -1,5 +1,6 @@
-//! `berth-codegen [--check]`: writes `crates/berth-core/src/model/ecs.rs` from the AWS model, or
-//! with `--check` exits 1 if the committed file differs from what it would write.
+//! `berth-codegen [--check]`: writes `crates/berth-core/src/model/ecs.rs` and
+//! `crates/berth-aws/src/convert/generated.rs` from the AWS model, or with `--check` exits 1 if
+//! a committed file differs from what it would write.
 
 use std::fs;
 use std::process::ExitCode;
@@ -30,33 +31,34 @@ fn main() -> ExitCode {
     }
 }
 
-/// Generates, then writes or checks the output file.
+/// Generates, then writes or checks every output file.
 fn run(check: bool) -> Result<ExitCode, String> {
     let model_path = berth_codegen::model_path();
-    let output_path = berth_codegen::output_path();
     let model = fs::read_to_string(&model_path)
         .map_err(|error| format!("cannot read {}: {error}", model_path.display()))?;
-    let generated = berth_codegen::generate(&model).map_err(|error| error.to_string())?;
-    let current = fs::read_to_string(&output_path).ok();
-    let up_to_date = current.as_deref() == Some(generated.as_str());
-    let shown = "crates/berth-core/src/model/ecs.rs";
-    if check {
+    let outputs = berth_codegen::generate_all(&model).map_err(|error| error.to_string())?;
+    let mut stale = false;
+    for output in outputs {
+        let current = fs::read_to_string(&output.path).ok();
+        let up_to_date = current.as_deref() == Some(output.text.as_str());
+        let shown = output.shown;
         if up_to_date {
             println!("{shown} is up to date");
-            return Ok(ExitCode::SUCCESS);
+        } else if check {
+            eprintln!(
+                "{shown} is stale (it differs from what the AWS model in \
+                 crates/berth-codegen/model/ generates): run `cargo run -p berth-codegen`"
+            );
+            stale = true;
+        } else {
+            fs::write(&output.path, &output.text)
+                .map_err(|error| format!("cannot write {}: {error}", output.path.display()))?;
+            println!("wrote {shown} ({} lines)", output.text.lines().count());
         }
-        eprintln!(
-            "{shown} is stale (it differs from what the AWS model in \
-             crates/berth-codegen/model/ generates): run `cargo run -p berth-codegen`"
-        );
-        return Ok(ExitCode::FAILURE);
     }
-    if up_to_date {
-        println!("{shown} is up to date");
+    Ok(if stale {
+        ExitCode::FAILURE
     } else {
-        fs::write(&output_path, &generated)
-            .map_err(|error| format!("cannot write {}: {error}", output_path.display()))?;
-        println!("wrote {shown} ({} lines)", generated.lines().count());
-    }
-    Ok(ExitCode::SUCCESS)
+        ExitCode::SUCCESS
+    })
 }

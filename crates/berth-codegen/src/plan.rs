@@ -151,6 +151,10 @@ pub struct Doc {
 pub struct StructDef {
     /// Rust name.
     pub name: String,
+    /// The AWS model shape it comes from.
+    pub shape: String,
+    /// Whether the shape is a union (exactly one member set).
+    pub union: bool,
     /// Its docs.
     pub doc: Doc,
     /// Fields in model order.
@@ -179,6 +183,8 @@ pub struct FieldDef {
 pub struct EnumDef {
     /// Rust name.
     pub name: String,
+    /// The AWS model shape it comes from.
+    pub shape: String,
     /// Its docs.
     pub doc: Doc,
     /// Variants in model order: (Rust name, wire value).
@@ -336,6 +342,8 @@ impl Planner<'_> {
         check_unique_fields(root.rust_name, &fields)?;
         Ok(StructDef {
             name: root.rust_name.to_string(),
+            shape: root.shape.to_string(),
+            union: structure.union,
             doc: Doc {
                 before: vec![root.doc.to_string()],
                 html: structure.documentation.clone(),
@@ -374,7 +382,13 @@ impl Planner<'_> {
             doc.after
                 .push("A union in the AWS model: set exactly one field.".to_string());
         }
-        Ok(StructDef { name, doc, fields })
+        Ok(StructDef {
+            name,
+            shape: shape_name.to_string(),
+            union: structure.union,
+            doc,
+            fields,
+        })
     }
 
     /// The Rust type of a shape; queues the structures and enums it uses.
@@ -399,11 +413,11 @@ impl Planner<'_> {
                 }
             }
             Shape::String { values: None, .. } | Shape::Timestamp | Shape::Blob => plain("String"),
-            Shape::Integer => plain("i32"),
-            Shape::Long => plain("i64"),
-            Shape::Boolean => plain("bool"),
-            Shape::Double | Shape::Float => plain("f64"),
-            Shape::List { member } => {
+            Shape::Integer(_) => plain("i32"),
+            Shape::Long(_) => plain("i64"),
+            Shape::Boolean(_) => plain("bool"),
+            Shape::Double(_) | Shape::Float(_) => plain("f64"),
+            Shape::List { member, .. } => {
                 let element = self.resolve(&member.shape)?;
                 plain(&format!("Vec<{}>", element.rust_type))
             }
@@ -459,6 +473,7 @@ fn enum_def(shape_name: &str, values: &[String], html: Option<&str>) -> Result<E
     }
     Ok(EnumDef {
         name,
+        shape: shape_name.to_string(),
         doc,
         variants,
     })

@@ -58,10 +58,10 @@ struct Recorder {
 
 impl Recorder {
     fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
+        self.lines.lock().expect("recorder lock").clone()
     }
     fn push(&self, line: String) {
-        self.lines.lock().unwrap().push(line);
+        self.lines.lock().expect("recorder lock").push(line);
     }
 }
 

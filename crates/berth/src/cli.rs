@@ -49,8 +49,66 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the RegisterTaskDefinition and CreateService input berth would send.
     Render(RenderArgs),
-    /// Write a berth manifest from ECS JSON (describe output, ecspresso dumps, CLI input).
+    /// Diff the manifests against live ECS; exit 0 no changes, 2 changes, 1 error.
+    Plan(PlanArgs),
+    /// Plan, confirm, apply, and follow rollouts; exit 0 when all converged, 1 otherwise.
+    Apply(ApplyArgs),
+    /// Write berth manifests for existing services (`--cluster`), or from ECS JSON (`--from-file`).
     Import(ImportArgs),
+}
+
+/// How to reach AWS (credentials and region come from the standard chain).
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// AWS region (default: from the environment/profile, as the AWS CLI does).
+    #[arg(long, env = "BERTH_AWS_REGION")]
+    pub region: Option<String>,
+    /// Send ECS and ECR calls here instead of AWS (a local emulator); `AWS_ENDPOINT_URL` also works.
+    #[arg(long, value_name = "URL", env = "BERTH_AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Output formats of `plan`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanFormat {
+    /// A readable diff, only what changes.
+    Text,
+    /// JSON (schema in docs/cli.md).
+    Json,
+    /// Markdown for a pull request comment.
+    Markdown,
+}
+
+/// `berth plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Manifests and variables.
+    #[command(flatten)]
+    pub manifests: ManifestArgs,
+    /// AWS connection.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
+    /// Colour in text output.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+    /// This manifest source's identity in `berth:source` tags (the daemon uses the git URL);
+    /// decides which services berth owns. Default: PATH as given.
+    #[arg(long, env = "BERTH_SOURCE_ID")]
+    pub source_id: Option<String>,
 }
 
 /// Where manifests are and what their variables are.
@@ -127,18 +185,59 @@ pub struct RenderArgs {
 pub struct ImportArgs {
     /// A task definition as JSON: register-task-definition input, describe-task-definition
     /// output (read-only fields are dropped and listed), or an ecspresso/CodeDeploy dump.
-    #[arg(long, value_name = "FILE")]
-    pub from_file: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "services",
+        required_unless_present = "cluster"
+    )]
+    pub from_file: Option<PathBuf>,
+    /// Import the services of this cluster from live ECS (with --service: only those).
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+    /// AWS connection (for --cluster).
+    #[command(flatten)]
+    pub aws: AwsArgs,
     /// A service definition as JSON (describe-services entry, ecspresso dump, CreateService input).
     #[arg(long, value_name = "FILE")]
     pub service_file: Option<PathBuf>,
     /// Service name (default: the service file's `serviceName`, else the task definition family).
     #[arg(long)]
     pub name: Option<String>,
-    /// Cluster name (default: the service file's `cluster`).
+    /// Cluster name: with --from-file, the manifest's cluster (default: the service file's
+    /// `cluster`); alone, the live cluster to import every service from.
     #[arg(long)]
     pub cluster: Option<String>,
     /// Write the manifest into this directory as `<name>.yaml` instead of printing it.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+/// `berth apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Manifests and variables.
+    #[command(flatten)]
+    pub manifests: ManifestArgs,
+    /// AWS connection.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y', env = "BERTH_YES")]
+    pub yes: bool,
+    /// Services applied at once.
+    #[arg(long, default_value_t = 8, env = "BERTH_CONCURRENCY")]
+    pub concurrency: usize,
+    /// Give up following a rollout after this long (`30s`, `10m`).
+    #[arg(long, default_value = "10m", env = "BERTH_PROGRESS_DEADLINE")]
+    pub progress_deadline: humantime::Duration,
+    /// How often to check a rollout.
+    #[arg(long, default_value = "5s", env = "BERTH_POLL_INTERVAL")]
+    pub poll_interval: humantime::Duration,
+    /// This manifest source's identity in `berth:source` tags (default: PATH as given).
+    #[arg(long, env = "BERTH_SOURCE_ID")]
+    pub source_id: Option<String>,
+    /// Commit being applied, for the `berth:revision` tag.
+    #[arg(long, env = "BERTH_REVISION")]
+    pub revision: Option<String>,
 }

@@ -6,14 +6,56 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use berth_core::manifest::ManifestDocument;
 use berth_core::manifest::import::manifest_from_ecs_json;
 use berth_core::yaml::{self, Node};
+use berth_engine::import::Imported;
 use serde_json::Value;
 
 use crate::cli::ImportArgs;
 
 pub fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
-    let task_definition = read_json_tree(&args.from_file)?;
+    match (&args.from_file, &args.cluster) {
+        (Some(file), _) => from_file(args, file),
+        (None, Some(cluster)) => from_cluster(args, cluster),
+        (None, None) => bail!("pass --cluster NAME (import live services) or --from-file FILE"),
+    }
+}
+
+/// Imports live services of `cluster`.
+fn from_cluster(args: &ImportArgs, cluster: &str) -> anyhow::Result<ExitCode> {
+    let runtime = super::runtime()?;
+    let imported = runtime.block_on(async {
+        let aws = super::connect_aws(&args.aws).await;
+        berth_engine::import::import_services(&aws, cluster, &args.services).await
+    })?;
+    let mut missing = false;
+    let mut out = std::io::stdout().lock();
+    for item in imported {
+        match item {
+            Imported::NotFound(id) => {
+                eprintln!("{id}: no such active service");
+                missing = true;
+            }
+            Imported::Manifest(document) => {
+                let text = to_yaml(&document)?;
+                match &args.out {
+                    None => write!(out, "---\n{text}")?,
+                    Some(dir) => write_new(&dir.join(cluster), &document.metadata.name, &text)?,
+                }
+            }
+        }
+    }
+    Ok(if missing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Imports a task definition (and service definition) from JSON files.
+fn from_file(args: &ImportArgs, file: &Path) -> anyhow::Result<ExitCode> {
+    let task_definition = read_json_tree(file)?;
     let service = args
         .service_file
         .as_deref()
@@ -39,27 +81,34 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     for note in &imported.notes {
         eprintln!("note: {note}");
     }
-    let mut value = serde_json::to_value(&imported.document)?;
-    prune_empty(&mut value);
-    let text = serde_yaml::to_string(&value)?;
+    let text = to_yaml(&imported.document)?;
     match &args.out {
         None => write!(std::io::stdout().lock(), "{text}")?,
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("{}: cannot create", dir.display()))?;
-            let path = dir.join(format!("{}.yaml", imported.document.metadata.name));
-            if path.exists() {
-                bail!(
-                    "{}: already exists; berth import never overwrites a manifest",
-                    path.display()
-                );
-            }
-            std::fs::write(&path, text)
-                .with_context(|| format!("{}: cannot write", path.display()))?;
-            eprintln!("wrote {}", path.display());
-        }
+        Some(dir) => write_new(dir, &imported.document.metadata.name, &text)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A manifest as YAML, without empty lists and nulls.
+fn to_yaml(document: &ManifestDocument) -> anyhow::Result<String> {
+    let mut value = serde_json::to_value(document)?;
+    prune_empty(&mut value);
+    Ok(serde_yaml::to_string(&value)?)
+}
+
+/// Writes `dir/<name>.yaml`, refusing to overwrite.
+fn write_new(dir: &Path, name: &str, text: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let path = dir.join(format!("{name}.yaml"));
+    if path.exists() {
+        bail!(
+            "{}: already exists; berth import never overwrites a manifest",
+            path.display()
+        );
+    }
+    std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
 
 fn read_json_tree(path: &Path) -> anyhow::Result<Node> {

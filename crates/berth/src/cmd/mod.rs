@@ -1,6 +1,8 @@
 //! The commands, one module each, plus what they share (reading manifests and variables).
 
+mod apply;
 mod import;
+mod plan;
 mod render;
 mod validate;
 
@@ -11,13 +13,15 @@ use anyhow::{Context, bail};
 use berth_core::manifest::{self, LoadOptions, LoadOutcome, Vars};
 use berth_core::yaml;
 
-use crate::cli::{Cli, Command, ManifestArgs};
+use crate::cli::{AwsArgs, Cli, Command, ManifestArgs};
 
 /// Runs the command `cli` names.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Render(args) => render::run(&args),
+        Command::Plan(args) => plan::run(&args),
+        Command::Apply(args) => apply::run(&args),
         Command::Import(args) => import::run(&args),
     }
 }
@@ -63,4 +67,26 @@ fn load_manifests(args: &ManifestArgs) -> anyhow::Result<LoadOutcome> {
             ..LoadOptions::default()
         },
     ))
+}
+
+/// The async runtime for commands that talk to AWS.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Connects to ECS and ECR (standard credential chain; `--endpoint-url` for an emulator).
+async fn connect_aws(args: &AwsArgs) -> berth_aws::Aws {
+    let config = berth_aws::AwsConfig {
+        region: args.region.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        ..berth_aws::AwsConfig::default()
+    };
+    berth_aws::connect(&config).await
+}
+
+/// The manifest source's identity for ownership tags: given, or the path as given.
+fn source_id(given: Option<&str>, path: &std::path::Path) -> String {
+    given.map_or_else(|| path.display().to_string(), str::to_string)
 }

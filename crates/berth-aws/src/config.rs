@@ -1,0 +1,50 @@
+//! How berth connects to AWS: region, endpoint override, retries and timeouts.
+
+use std::time::Duration;
+
+/// The SDK retry policy for throttling, 5xx answers and transient network errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RetryMode {
+    /// Exponential backoff with jitter (the SDK's `standard` mode).
+    #[default]
+    Standard,
+    /// `standard` plus client-side rate limiting that slows down when AWS throttles (the SDK's
+    /// `adaptive` mode): for accounts that share their ECS API quota with other tools.
+    Adaptive,
+}
+
+/// Connection settings. Credentials always come from the standard chain (environment,
+/// profile, web identity, the ECS task role on Fargate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// Region; `None` takes it from the standard chain (`AWS_REGION`, profile, ...).
+    pub region: Option<String>,
+    /// Endpoint override for ECS and ECR (an emulator, e.g. `http://127.0.0.1:5000`); `None`
+    /// takes `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_ECS` / `_ECR`) when set, as the SDK does.
+    pub endpoint_url: Option<String>,
+    /// Attempts per call, the first included (1 disables retries). Default 3.
+    pub max_attempts: u32,
+    /// Retry policy. Default [`RetryMode::Standard`].
+    pub retry_mode: RetryMode,
+    /// Limit for a whole call, retries included. Default 60 s; `None` for no limit.
+    pub operation_timeout: Option<Duration>,
+    /// Limit for one attempt. Default 20 s; `None` for no limit.
+    pub attempt_timeout: Option<Duration>,
+    /// Headers sent with every request, e.g. moto's `x-moto-account-id` to select an emulated
+    /// account. Empty for AWS.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            region: None,
+            endpoint_url: None,
+            max_attempts: 3,
+            retry_mode: RetryMode::Standard,
+            operation_timeout: Some(Duration::from_secs(60)),
+            attempt_timeout: Some(Duration::from_secs(20)),
+            headers: Vec::new(),
+        }
+    }
+}
