@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 echo "==> installing the local ECS emulator (moto) if missing"
 bash deploy/local/emulator.sh install
+echo "==> emulator extension tests"; deploy/local/.venv/bin/python -m pytest -q deploy/local/tests
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
-# The local ECS/ECR emulator: moto in server mode, installed into its own virtualenv.
+# The local ECS/ECR emulator: moto in server mode with berth's extension (berth_moto/), installed
+# into its own virtualenv.
 #
 # Usage: deploy/local/emulator.sh COMMAND [--port N]
 #
-#   install          create deploy/local/.venv and install the pinned requirements.txt into it
-#   start [--port N] install if needed, start moto on 127.0.0.1:N (default 5000), wait until it
-#                    answers, then seed it
+#   install          create deploy/local/.venv and install the pinned requirements.txt (and
+#                    requirements-dev.txt, for the extension's tests) into it
+#   start [--port N] install if needed, start moto (python -m berth_moto) on 127.0.0.1:N (default
+#                    5000), wait until it answers, then seed it
 #   seed             create the demo clusters, repositories and images (idempotent) and write
 #                    deploy/local/.run/vars.yaml
 #   stop             stop the emulator started by `start`
 #   status           say whether it runs, and where (exit status 3 when it does not)
 #   env [--port N]   print `export AWS_...` lines for `eval "$(deploy/local/emulator.sh env)"`
 #
-# Runtime state (pid, port, log, vars.yaml) lives in deploy/local/.run/.
+# Runtime state (pid, port, log, vars.yaml) lives in deploy/local/.run/. `start` passes
+# BERTH_MOTO_ROLLOUT_SECONDS and BERTH_MOTO_FAILING_IMAGES (default: bad:broken, the seeded image
+# meant to fail; set it empty for none) on to the emulator: see README.md.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="$HERE/.venv"
 RUN_DIR="$HERE/.run"
 REQUIREMENTS="$HERE/requirements.txt"
+DEV_REQUIREMENTS="$HERE/requirements-dev.txt"
 STAMP="$VENV/.berth-requirements.txt"
 PID_FILE="$RUN_DIR/moto.pid"
 PORT_FILE="$RUN_DIR/port"
@@ -33,7 +38,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 pinned_moto_version() {
@@ -44,10 +49,15 @@ installed_moto_version() {
     "$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null
 }
 
-# True when the venv holds exactly what requirements.txt pins.
+# Both requirement files, as installed; kept in the venv as its stamp.
+requirements_stamp() {
+    cat "$REQUIREMENTS" "$DEV_REQUIREMENTS"
+}
+
+# True when the venv holds exactly what the requirement files pin.
 venv_is_current() {
     [[ -x "$VENV/bin/python" && -x "$VENV/bin/moto_server" && -f "$STAMP" ]] || return 1
-    cmp -s "$REQUIREMENTS" "$STAMP" || return 1
+    requirements_stamp | cmp -s - "$STAMP" || return 1
     [[ "$(installed_moto_version || true)" == "$(pinned_moto_version)" ]]
 }
 
@@ -66,9 +76,10 @@ cmd_install() {
             die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
     fi
     echo "installing moto $version into $VENV (this takes a minute the first time)"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet -r "$REQUIREMENTS" ||
-        die "pip install -r $REQUIREMENTS failed"
-    cp "$REQUIREMENTS" "$STAMP"
+    # requirements-dev.txt includes requirements.txt.
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet -r "$DEV_REQUIREMENTS" ||
+        die "pip install -r $DEV_REQUIREMENTS failed"
+    requirements_stamp >"$STAMP"
     venv_is_current || die "moto $version did not install into $VENV"
     echo "moto $version is installed in $VENV"
 }
@@ -80,9 +91,9 @@ running_pid() {
     pid="$(cat "$PID_FILE")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
-    # Guard against a recycled pid: on Linux, check that it is still moto.
+    # Guard against a recycled pid: on Linux, check that it is still the emulator.
     if [[ -r "/proc/$pid/cmdline" ]]; then
-        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q moto_server || return 1
+        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q berth_moto || return 1
     fi
     echo "$pid"
 }
@@ -133,7 +144,9 @@ cmd_start() {
             die "something already listens on 127.0.0.1:$port; pick another with --port N"
         fi
         mkdir -p "$RUN_DIR"
-        nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$LOG_FILE" 2>&1 </dev/null &
+        BERTH_MOTO_FAILING_IMAGES="${BERTH_MOTO_FAILING_IMAGES-bad:broken}" \
+            PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}" \
+            nohup "$VENV/bin/python" -m berth_moto -H 127.0.0.1 -p "$port" >"$LOG_FILE" 2>&1 </dev/null &
         pid=$!
         echo "$pid" >"$PID_FILE"
         echo "$port" >"$PORT_FILE"
@@ -152,7 +165,7 @@ cmd_start() {
             fi
             sleep 0.2
         done
-        echo "moto $(pinned_moto_version) runs at http://127.0.0.1:$port (pid $pid, log $LOG_FILE)"
+        echo "moto $(pinned_moto_version) with berth's extension runs at http://127.0.0.1:$port (pid $pid, log $LOG_FILE)"
     fi
     cmd_seed
 }

@@ -1,10 +1,18 @@
 //! The moto emulator process (one shared per test binary, or private to a test) and the isolated
 //! [`TestAccount`]s tests use on it, with raw ECS, ECR and EC2 API calls.
 //!
+//! moto runs with berth's emulator extension (`deploy/local/berth_moto`, see
+//! `deploy/local/README.md`): `python -m berth_moto`, with the Python of the `moto_server` that
+//! [`MotoSearch`] finds and `deploy/local` on `PYTHONPATH`. It is moto's own server, patched so
+//! that deployments roll out over time (`BERTH_MOTO_ROLLOUT_SECONDS`, inherited from the test
+//! process's environment), images listed as failing trip the circuit breaker, and a few fields
+//! moto drops are kept. Its `/berth-moto/` endpoints (plain [`http`] requests, with
+//! [`ACCOUNT_HEADER`] for one account) change those settings at run time.
+//!
 //! # Process lifetime
 //!
 //! moto is not started directly but through a small `/bin/sh` wrapper whose standard input is a
-//! pipe from the test process. The wrapper runs `moto_server` in the background and kills it as
+//! pipe from the test process. The wrapper runs the emulator in the background and kills it as
 //! soon as that pipe reaches end-of-file, which happens when the test process exits for whatever
 //! reason (normal exit, panic, abort, SIGKILL): the kernel closes the write end then. So the
 //! shared emulator, which lives in a `static` and is never dropped, still dies with its test
@@ -22,7 +30,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::http::{self, Response};
-use crate::locate::MotoSearch;
+use crate::locate::{MotoSearch, extension_dir, moto_python};
 use crate::{EmulatorError, xml};
 
 /// The region every [`TestAccount`] works in.
@@ -49,7 +57,7 @@ const ECR_TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921";
 const EC2_API_VERSION: &str = "2016-11-15";
 const MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
-/// Runs `"$@"` (moto_server and its arguments) in the background and kills it when standard
+/// Runs `"$@"` (the emulator's command line) in the background and kills it when standard
 /// input reaches end-of-file; exits with moto's status when moto exits first.
 const WRAPPER: &str = r#"exec 3<&0
 "$@" </dev/null 3<&- &
@@ -76,7 +84,7 @@ pub struct Emulator {
 
 impl Emulator {
     /// The emulator shared by every test in this process, started on first use on a free port
-    /// with the `moto_server` that [`MotoSearch::from_env`] finds. It lives until the process
+    /// with the moto installation that [`MotoSearch::from_env`] finds. It lives until the process
     /// exits (see the module docs). A failed start is not retried: every caller gets the error.
     pub fn shared() -> Result<&'static Emulator, EmulatorError> {
         SHARED
@@ -92,11 +100,13 @@ impl Emulator {
         Emulator::start_with(&program)
     }
 
-    /// Starts a private emulator with the given `moto_server` executable.
+    /// Starts a private emulator with the moto installation of the given `moto_server`
+    /// executable: its Python runs `python -m berth_moto` (see the module docs).
     pub fn start_with(program: &Path) -> Result<Emulator, EmulatorError> {
+        let python = moto_python(program)?;
         let mut attempt = 1;
         loop {
-            match Emulator::start_on(program, free_port()?) {
+            match Emulator::start_on(program, &python, free_port()?) {
                 // Another process took the port between our probe and moto's bind: try another.
                 Err(EmulatorError::Exited { ref log_tail, .. })
                     if attempt < START_ATTEMPTS && log_tail.contains("in use") =>
@@ -108,7 +118,7 @@ impl Emulator {
         }
     }
 
-    fn start_on(program: &Path, port: u16) -> Result<Emulator, EmulatorError> {
+    fn start_on(program: &Path, python: &Path, port: u16) -> Result<Emulator, EmulatorError> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let log_dir = std::env::temp_dir().join("berth-testkit");
         let log = log_dir.join(format!("moto-{port}.log"));
@@ -120,13 +130,29 @@ impl Emulator {
         let stdout = File::create(&log).map_err(log_error)?;
         let stderr = stdout.try_clone().map_err(log_error)?;
 
+        let mut python_path = vec![extension_dir()];
+        python_path.extend(std::env::split_paths(
+            &std::env::var_os("PYTHONPATH").unwrap_or_default(),
+        ));
+        let python_path = std::env::join_paths(python_path).map_err(|error| {
+            EmulatorError::Unexpected(format!("cannot put the extension on PYTHONPATH: {error}"))
+        })?;
+
         let shell = Path::new("/bin/sh");
         let child = Command::new(shell)
             .arg("-c")
             .arg(WRAPPER)
             .arg("berth-moto-wrapper")
-            .arg(program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .arg(python)
+            .args([
+                "-m",
+                "berth_moto",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .env("PYTHONPATH", python_path)
             .stdin(Stdio::piped())
             .stdout(stdout)
             .stderr(stderr)
@@ -158,7 +184,7 @@ impl Emulator {
                 });
             }
             if http::get(self.addr, "/moto-api/").is_ok_and(|response| response.is_success()) {
-                return Ok(());
+                return self.check_extension();
             }
             if started.elapsed() >= READY_TIMEOUT {
                 return Err(EmulatorError::NotReady {
@@ -169,6 +195,18 @@ impl Emulator {
                 });
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Fails unless berth's extension answers (its control endpoints exist only with it).
+    fn check_extension(&self) -> Result<(), EmulatorError> {
+        match http::get(self.addr, "/berth-moto/config") {
+            Ok(response) if response.is_success() => Ok(()),
+            _ => Err(EmulatorError::Unexpected(format!(
+                "{} answers, but not /berth-moto/config: berth's emulator extension \
+                 (deploy/local/berth_moto) is not loaded",
+                self.endpoint()
+            ))),
         }
     }
 

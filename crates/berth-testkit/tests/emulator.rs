@@ -275,3 +275,138 @@ fn reset_wipes_a_private_emulator_which_stops_on_drop() {
     drop(private);
     assert!(berth_testkit::http::get(addr, "/moto-api/").is_err());
 }
+
+/// Sets an emulator extension setting (`/berth-moto/NAME`) for one account.
+fn berth_moto_setting(account: &berth_testkit::TestAccount, name: &str, value: Value) {
+    let response = berth_testkit::http::post_json(
+        emulator().addr(),
+        &format!("/berth-moto/{name}"),
+        &[(berth_testkit::ACCOUNT_HEADER, account.id())],
+        &value,
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    assert!(response.is_success(), "{name}: {}", response.text());
+}
+
+fn describe_web(account: &berth_testkit::TestAccount) -> Value {
+    let described = account
+        .ecs(
+            "DescribeServices",
+            json!({ "cluster": "prod", "services": ["web"] }),
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+    described["services"][0].clone()
+}
+
+/// Polls until the PRIMARY deployment is COMPLETED (the emulator extension's rollout).
+fn wait_for_completed_rollout(account: &berth_testkit::TestAccount) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let service = describe_web(account);
+        if service["deployments"][0]["rolloutState"] == "COMPLETED" {
+            return service;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rollout did not complete: {service:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn update_service_starts_a_new_primary_deployment_that_completes() {
+    let account = emulator().account();
+    berth_moto_setting(&account, "rollout-seconds", json!(0.5));
+    let network = account.default_network().unwrap();
+    account
+        .ecs("CreateCluster", json!({ "clusterName": "prod" }))
+        .unwrap();
+    let register = |image: &str| {
+        account
+            .ecs(
+                "RegisterTaskDefinition",
+                json!({
+                    "family": "web",
+                    "networkMode": "awsvpc",
+                    "requiresCompatibilities": ["FARGATE"],
+                    "cpu": "256",
+                    "memory": "512",
+                    "containerDefinitions": [{ "name": "web", "image": image }],
+                }),
+            )
+            .unwrap()["taskDefinition"]["taskDefinitionArn"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let old = register("nginx:1.27");
+    let new = register("nginx:1.28");
+    let created = account
+        .ecs(
+            "CreateService",
+            json!({
+                "cluster": "prod",
+                "serviceName": "web",
+                "taskDefinition": old,
+                "desiredCount": 2,
+                "launchType": "FARGATE",
+                "networkConfiguration": { "awsvpcConfiguration": {
+                    "subnets": network.subnets[..2],
+                    "securityGroups": [network.security_group],
+                }},
+                "deploymentConfiguration": {
+                    "deploymentCircuitBreaker": { "enable": true, "rollback": true },
+                },
+            }),
+        )
+        .unwrap();
+    assert_eq!(
+        created["service"]["deployments"][0]["rolloutState"],
+        "IN_PROGRESS"
+    );
+    let first = wait_for_completed_rollout(&account);
+    let first_id = first["deployments"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        first["deploymentConfiguration"]["deploymentCircuitBreaker"],
+        json!({ "enable": true, "rollback": true })
+    );
+
+    // `web:2`, not the ARN: the emulator stores the full ARN, as ECS does.
+    let updated = account
+        .ecs(
+            "UpdateService",
+            json!({ "cluster": "prod", "service": "web", "taskDefinition": "web:2" }),
+        )
+        .unwrap();
+    let deployments = updated["service"]["deployments"].as_array().unwrap();
+    assert_eq!(updated["service"]["taskDefinition"], new.as_str());
+    assert_eq!(deployments.len(), 2, "{deployments:#?}");
+    assert_eq!(deployments[0]["status"], "PRIMARY");
+    assert_eq!(deployments[0]["rolloutState"], "IN_PROGRESS");
+    assert_eq!(deployments[0]["taskDefinition"], new.as_str());
+    assert_eq!(deployments[0]["pendingCount"], 2);
+    assert_eq!(deployments[1]["status"], "ACTIVE");
+    assert_eq!(deployments[1]["id"], first_id.as_str());
+    assert_eq!(deployments[1]["taskDefinition"], old.as_str());
+    let new_id = deployments[0]["id"].as_str().unwrap().to_string();
+    assert!(
+        new_id.starts_with("ecs-svc/") && new_id != first_id,
+        "{new_id}"
+    );
+
+    let done = wait_for_completed_rollout(&account);
+    let deployments = done["deployments"].as_array().unwrap();
+    assert_eq!(deployments.len(), 1, "{deployments:#?}");
+    assert_eq!(deployments[0]["id"], new_id.as_str());
+    assert_eq!(deployments[0]["runningCount"], 2);
+    assert_eq!(done["runningCount"], 2);
+    assert_eq!(
+        done["events"][0]["message"],
+        "(service web) has reached a steady state."
+    );
+    assert_eq!(
+        done["events"][1]["message"],
+        format!("(service web) (deployment {new_id}) deployment completed.").as_str()
+    );
+}

@@ -1,0 +1,77 @@
+"""berth_moto: moto 5.2.5 (the local ECS/ECR emulator) plus the few fixes berth depends on.
+
+Run it like ``moto_server``: ``python -m berth_moto -H 127.0.0.1 -p 5000`` (with this directory's
+parent, ``deploy/local``, on ``PYTHONPATH``). It patches moto's ECS backend and responses in
+process, then starts moto's own server (``moto.server.main``) with the same arguments, wrapped in
+a small WSGI layer that adds the ``/berth-moto/`` control endpoints.
+
+Everything it changes in moto, and why (real ECS behaves as described; moto 5.2.5 does not):
+
+``EC2ContainerServiceResponse.create_service`` (wrapped, :mod:`berth_moto.patches`)
+    moto drops ``deploymentConfiguration``, ``capacityProviderStrategy``, ``enableExecuteCommand``,
+    ``enableECSManagedTags``, ``healthCheckGracePeriodSeconds``, ``placementConstraints``,
+    ``placementStrategy`` and ``availabilityZoneRebalancing`` (never stored, so
+    ``DescribeServices`` cannot return them) and ``serviceConnectConfiguration`` /
+    ``volumeConfigurations`` (ECS reports those on the deployment). They are now stored, with the
+    defaults ECS reports (``deploymentConfiguration`` 200/100 percent, 100/0 for a DAEMON service,
+    circuit breaker off; ``enableExecuteCommand``/``enableECSManagedTags`` false). moto also sets
+    ``launchType: EC2`` when a capacity provider strategy is given; ECS leaves it unset. The
+    service gets its ``createdAt``.
+
+``EC2ContainerServiceBackend.update_service`` (wrapped)
+    moto stores ``taskDefinition`` exactly as sent (``web:3``, even ``web``) and only checks it
+    after applying every other change; it is now resolved to the full ARN first (an unknown one
+    fails the call and changes nothing). ``networkConfiguration`` is validated against EC2 like on
+    create. A partial ``deploymentConfiguration`` is merged into the current one instead of
+    replacing it. A capacity provider strategy clears ``launchType``. ``desiredCount`` no longer
+    makes ``runningCount`` jump to it; ``forceNewDeployment`` no longer just renames the PRIMARY.
+
+Deployments with a life (:mod:`berth_moto.rollout`)
+    moto has no scheduler: a service keeps its first deployment forever. Now ``CreateService``,
+    and ``UpdateService`` that changes the task definition, network configuration, platform
+    version, launch type or capacity provider strategy, load balancers, service registries,
+    Service Connect, volume configurations or placement, or sets ``forceNewDeployment``, starts a
+    new PRIMARY deployment (``ecs-svc/<digits>``, ``IN_PROGRESS``, pending = desired); the previous
+    PRIMARY becomes ACTIVE and keeps its tasks until the new one completes. After the rollout time
+    (``BERTH_MOTO_ROLLOUT_SECONDS``, default 2) the PRIMARY is ``COMPLETED`` with running =
+    desired and the ACTIVE ones are gone; a ``desiredCount`` change moves the counts over the same
+    time. Service ``events`` are recorded as ECS words them. Nothing runs in the background:
+    the state is brought up to date from the clock whenever a service is created, updated or
+    described (``EC2ContainerServiceBackend.describe_services`` is wrapped for that).
+
+Failing images and the deployment circuit breaker (:mod:`berth_moto.rollout`, :mod:`.config`)
+    A deployment whose task definition names an image listed as failing
+    (``BERTH_MOTO_FAILING_IMAGES`` or ``POST /berth-moto/failing-images``; tag and digest forms of
+    an ECR image are both matched) never gets a running task. With
+    ``deploymentCircuitBreaker.enable`` it goes ``FAILED`` after the rollout time and, with
+    ``rollback``, the last COMPLETED deployment becomes PRIMARY again (and the service's
+    ``taskDefinition`` goes back to it), completing after another rollout time. Without the
+    circuit breaker it stays ``IN_PROGRESS`` while ``failedTasks`` grows, as in ECS.
+
+``EC2ContainerServiceBackend.describe_task_definition`` (wrapped)
+    A family without a revision now means its latest ACTIVE revision, not its latest revision
+    whatever its status (``DescribeTaskDefinition``, ``CreateService``, ``UpdateService``).
+
+``EC2ContainerServiceResponse.list_task_definitions`` (wrapped)
+    moto ignores ``sort``; results are now ordered by family, then revision, and ``sort: DESC``
+    reverses that (so the first ARN of ``familyPrefix=web, status=ACTIVE, sort=DESC`` is the
+    family's latest ACTIVE revision).
+
+``moto.server.DomainDispatcherApplication`` (subclassed, :mod:`berth_moto.app`)
+    Serves ``/berth-moto/config``, ``/berth-moto/failing-images``, ``/berth-moto/rollout-seconds``
+    and ``/berth-moto/advance-clock``; ``POST /moto-api/reset`` also resets those settings.
+
+Known gaps left alone (berth does not depend on them) are listed in ``deploy/local/README.md``.
+"""
+
+from __future__ import annotations
+
+#: The moto version these patches were written against (``requirements.txt`` pins it).
+MOTO_VERSION = "5.2.5"
+
+
+def install() -> None:
+    """Applies every patch to the imported moto (idempotent)."""
+    from . import patches
+
+    patches.install()

@@ -1,0 +1,114 @@
+"""moto's WSGI application plus the ``/berth-moto/`` control endpoints.
+
+Every endpoint works on the account named by the ``x-moto-account-id`` header, or server-wide
+when there is none (an account's own setting wins over the server-wide one):
+
+``GET /berth-moto/config``
+    ``{"account", "failingImages", "rolloutSeconds", "clockOffsetSeconds", "motoVersion"}`` as
+    they apply to that account (or server-wide).
+``POST /berth-moto/failing-images``
+    Body: a JSON list of substrings (``["bad:broken", "@sha256:dead"]``), or ``null`` to make an
+    account use the server-wide list again. Applies to deployments started afterwards.
+``POST /berth-moto/rollout-seconds``
+    Body: a JSON number >= 0 (or ``null``, as above). Applies to deployments started afterwards.
+``POST /berth-moto/advance-clock``
+    Body: a JSON number of seconds >= 0 to move the emulator's clock forward (for one account, or
+    for all): rollouts due by then complete on the next look, without waiting.
+
+Each answers with the resulting ``config`` document; bad input gets a 400 with ``{"message"}``.
+``POST /moto-api/reset`` also resets these settings to the environment's values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable, Iterable
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+from . import MOTO_VERSION
+from .config import CONFIG
+
+PREFIX = "/berth-moto/"
+ACCOUNT_ENVIRON_KEY = "HTTP_X_MOTO_ACCOUNT_ID"
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _config_document(account: str | None) -> dict[str, Any]:
+    effective = CONFIG.effective(account)
+    return {
+        "account": account,
+        "failingImages": effective.failing_images,
+        "rolloutSeconds": effective.rollout_seconds,
+        "clockOffsetSeconds": effective.clock_offset,
+        "motoVersion": MOTO_VERSION,
+    }
+
+
+def _seconds(value: Any, *, nullable: bool) -> float | None:
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadRequest("expected a JSON number of seconds")
+    if not math.isfinite(value) or value < 0:
+        raise BadRequest("seconds must be a finite number >= 0")
+    return float(value)
+
+
+def _images(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise BadRequest("expected a JSON list of strings")
+    return [item.strip() for item in value if item.strip()]
+
+
+def handle(method: str, path: str, account: str | None, body: bytes) -> tuple[int, Any]:
+    """One control request: ``(status, JSON document)``."""
+    action = path[len(PREFIX) :].strip("/")
+    if action == "config" and method == "GET":
+        return 200, _config_document(account)
+    setters: dict[str, Callable[[Any], None]] = {
+        "failing-images": lambda v: CONFIG.set_failing_images(account, _images(v)),
+        "rollout-seconds": lambda v: CONFIG.set_rollout_seconds(
+            account, _seconds(v, nullable=True)
+        ),
+        "advance-clock": lambda v: CONFIG.advance_clock(account, _seconds(v, nullable=False)),
+    }
+    if action not in setters and action != "config":
+        return 404, {"message": f"no such endpoint: {path}"}
+    if method != "POST" or action == "config":
+        return 405, {"message": f"{method} is not allowed on {path}"}
+    try:
+        value = json.loads(body or b"null")
+        setters[action](value)
+    except (ValueError, BadRequest) as error:
+        return 400, {"message": f"{path}: {error}"}
+    return 200, _config_document(account)
+
+
+class BerthDispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, answering ``/berth-moto/`` itself and noticing resets."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith(PREFIX):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            account = environ.get(ACCOUNT_ENVIRON_KEY) or None
+            status, document = handle(method, path, account, body)
+            payload = json.dumps(document).encode()
+            reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}[status]
+            start_response(
+                f"{status} {reason}",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+            )
+            return [payload]
+        if method == "POST" and path.rstrip("/") == "/moto-api/reset":
+            CONFIG.reset()
+        return super().__call__(environ, start_response)
