@@ -21,6 +21,14 @@ use berth_core::live::{ImageResolution, ServiceLookup};
 use berth_core::model::ecs::TaskDefinitionSpec;
 use berth_testkit::{ACCOUNT_HEADER, Emulator, TestAccount};
 
+/// Plans against services that exist in the emulator (issue: plan).
+#[path = "aws/plan.rs"]
+mod plan;
+
+/// Applies against the emulator (issue: apply).
+#[path = "aws/apply.rs"]
+mod apply;
+
 /// An adapter talking to `account` on the emulator, with static test credentials; retries off
 /// (`max_attempts: 1`) so that every count is one request.
 async fn adapter(account: &TestAccount) -> Aws {

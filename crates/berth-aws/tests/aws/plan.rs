@@ -1,0 +1,1 @@
+//! Planning against live (emulated) ECS: what berth plans for services it did not create.
