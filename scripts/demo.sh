@@ -9,8 +9,8 @@ port="${BERTH_DEMO_PORT:-5000}"
 
 bash deploy/local/emulator.sh start --port "$port"
 eval "$(bash deploy/local/emulator.sh env --port "$port")"
-cargo build --quiet --release -p berth
-berth=target/release/berth
+cargo build --quiet -p berth
+berth="${CARGO_TARGET_DIR:-target}/debug/berth"
 vars=deploy/local/.run/vars.yaml
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
