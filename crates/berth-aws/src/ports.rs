@@ -81,11 +81,19 @@ impl EcsWrite for Aws {
         .await
     }
 
+    async fn delete_service(&self, id: &ServiceId) -> Result<(), AwsError> {
+        Aws::delete_service(self, id).await
+    }
+
     async fn tag_resource(
         &self,
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), AwsError> {
         Aws::tag_resource(self, arn, tags).await
+    }
+
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        Aws::untag_resource(self, arn, keys).await
     }
 }

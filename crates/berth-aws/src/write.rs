@@ -1,4 +1,4 @@
-//! The mutating calls: register task definitions, create and update services, tag them.
+//! The mutating calls: register task definitions, create and update services, tag and untag them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -123,6 +123,19 @@ impl Aws {
         live_service(&id.cluster, service)
     }
 
+    /// `DeleteService` (the service must already be scaled to 0).
+    pub async fn delete_service(&self, id: &ServiceId) -> Result<(), AwsError> {
+        self.ecs_client()
+            .delete_service()
+            .cluster(&id.cluster)
+            .service(&id.name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ECS", "DeleteService", e))?;
+        tracing::info!(service = %id, "deleted service");
+        Ok(())
+    }
+
     /// `TagResource`: adds or overwrites `tags` on the resource `arn`.
     pub async fn tag_resource(
         &self,
@@ -140,6 +153,18 @@ impl Aws {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ECS", "TagResource", e))?;
+        Ok(())
+    }
+
+    /// `UntagResource`: removes the tags `keys` from the resource `arn`.
+    pub async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        self.ecs_client()
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ECS", "UntagResource", e))?;
         Ok(())
     }
 }

@@ -65,6 +65,11 @@ pub enum AppliedAction {
     },
     /// TagResource on the service.
     TaggedService,
+    /// UntagResource on the service: tags the manifest no longer has.
+    UntaggedService {
+        /// The tag keys removed.
+        keys: Vec<String>,
+    },
 }
 
 /// How a service ended up.
@@ -511,11 +516,20 @@ fn changed_fields(changes: &[berth_core::normalize::Change]) -> BTreeSet<String>
         .collect()
 }
 
-/// A spec with only `fields` set, from `desired`; a field removed from the manifest is sent
-/// as an empty list where ECS accepts one (load balancers, registries, ...), so it is cleared.
-fn partial_spec(desired: &ServiceSpec, fields: &BTreeSet<String>) -> ServiceSpec {
-    let Ok(serde_json::Value::Object(all)) = serde_json::to_value(desired) else {
-        return ServiceSpec::default();
+/// A spec with only `fields` set, from `desired`. What the manifest no longer sets is put back
+/// to ECS's default, since UpdateService leaves a field it is not sent as it is: a removed list
+/// is sent empty (load balancers, registries, ...), a removed `healthCheckGracePeriodSeconds`
+/// as 0, and a removed scalar (also inside an object, e.g.
+/// `deploymentConfiguration.deploymentCircuitBreaker.enable`) as the default the plan compared
+/// against (`propagateTags: NONE`, `enableExecuteCommand: false`).
+fn partial_spec(
+    desired: &ServiceSpec,
+    fields: &BTreeSet<String>,
+    changes: &[berth_core::normalize::Change],
+) -> Result<ServiceSpec, String> {
+    use serde_json::Value;
+    let Ok(Value::Object(all)) = serde_json::to_value(desired) else {
+        return Err("the service spec does not serialize".into());
     };
     let mut partial = serde_json::Map::new();
     for field in fields {
@@ -524,12 +538,57 @@ fn partial_spec(desired: &ServiceSpec, fields: &BTreeSet<String>) -> ServiceSpec
                 partial.insert(field.clone(), value.clone());
             }
             None if LIST_FIELDS.contains(&field.as_str()) => {
-                partial.insert(field.clone(), serde_json::Value::Array(Vec::new()));
+                partial.insert(field.clone(), Value::Array(Vec::new()));
+            }
+            None if field == "healthCheckGracePeriodSeconds" => {
+                partial.insert(field.clone(), Value::from(0));
             }
             None => {}
         }
     }
-    serde_json::from_value(serde_json::Value::Object(partial)).unwrap_or_default()
+    // Defaults for scalars the manifest leaves out: top-level ones, and inside the objects
+    // whose members are all plain fields.
+    for change in changes {
+        let Some(new) = change
+            .new
+            .as_ref()
+            .filter(|v| !v.is_object() && !v.is_array())
+        else {
+            continue;
+        };
+        let path: Vec<&str> = change.path.split('.').collect();
+        if fields.contains(path[0]) && (path.len() == 1 || PLAIN_OBJECT_FIELDS.contains(&path[0])) {
+            set_if_absent(&mut partial, &path, new);
+        }
+    }
+    serde_json::from_value(Value::Object(partial))
+        .map_err(|e| format!("cannot build the UpdateService input: {e}"))
+}
+
+/// Service fields that are objects of plain fields all the way down (no lists keyed by name).
+const PLAIN_OBJECT_FIELDS: &[&str] = &["deploymentConfiguration", "networkConfiguration"];
+
+/// Sets `path` in `object` to `value` unless something is there, creating objects on the way;
+/// stops at anything that is not an object.
+fn set_if_absent(
+    object: &mut serde_json::Map<String, serde_json::Value>,
+    path: &[&str],
+    value: &serde_json::Value,
+) {
+    match path {
+        [] => {}
+        [last] => {
+            object.entry(*last).or_insert_with(|| value.clone());
+        }
+        [first, rest @ ..] => {
+            if let serde_json::Value::Object(inner) = object
+                .entry(*first)
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()))
+            {
+                set_if_absent(inner, rest, value);
+            }
+        }
+    }
 }
 
 /// Service fields that are lists (clearing one means sending `[]`).
@@ -560,19 +619,20 @@ async fn update<E: EcsWrite>(
         return Err("the service disappeared between plan and apply; run again".into());
     };
     let ownership = ownership_tags(&options.provenance, manifest);
+    let mut fields = changed_fields(changes);
+    let tags_changed = fields.remove("tags");
+    let mut spec = manifest.spec.clone();
+    spec.task_definition = None;
+    let partial = partial_spec(&spec, &fields, changes)?;
     let task_definition_arn = if new_task_definition {
         let desired = desired_with_tags(manifest, digests, &ownership);
         Some(reuse_or_register(ecs, &desired, digests, id, observer, actions).await?)
     } else {
         None
     };
-    let mut fields = changed_fields(changes);
-    let tags_changed = fields.remove("tags");
-    let mut spec = manifest.spec.clone();
-    spec.task_definition = None;
     let update = ServiceUpdate {
         task_definition_arn: task_definition_arn.clone(),
-        spec: partial_spec(&spec, &fields),
+        spec: partial,
     };
     let mut seen = SeenEvents::baseline(live_service);
     let mut followed = None;
@@ -605,6 +665,22 @@ async fn update<E: EcsWrite>(
             .map_err(|e| format!("TagResource failed: {e}"))?;
         observer.action(id, &AppliedAction::TaggedService);
         actions.push(AppliedAction::TaggedService);
+        // Tags the manifest dropped (berth's own and AWS's are never removed).
+        let dropped: Vec<String> = live_service
+            .tags
+            .keys()
+            .filter(|key| !all.contains_key(*key))
+            .filter(|key| !key.starts_with("berth:") && !key.starts_with("aws:"))
+            .cloned()
+            .collect();
+        if tags_changed && !dropped.is_empty() {
+            ecs.untag_resource(&live_service.arn, &dropped)
+                .await
+                .map_err(|e| format!("UntagResource failed: {e}"))?;
+            let action = AppliedAction::UntaggedService { keys: dropped };
+            observer.action(id, &action);
+            actions.push(action);
+        }
     }
     Ok(followed.map(|arn| (arn, seen)))
 }

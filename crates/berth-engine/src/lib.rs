@@ -5,6 +5,7 @@
 //! calls as the APIs allow.
 
 pub mod apply;
+pub mod daemon;
 pub mod import;
 pub mod ports;
 pub mod read;

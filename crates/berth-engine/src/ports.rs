@@ -80,11 +80,24 @@ pub trait EcsWrite: EcsRead {
         update: &ServiceUpdate,
     ) -> impl Future<Output = Result<LiveService, Self::Error>> + Send;
 
+    /// Deletes a service (it must be scaled to 0 first; berth does that before).
+    fn delete_service(
+        &self,
+        id: &ServiceId,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
     /// Adds or overwrites tags on a resource (service or task definition) by ARN.
     fn tag_resource(
         &self,
         arn: &str,
         tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Removes tags by key from a resource (service or task definition) by ARN.
+    fn untag_resource(
+        &self,
+        arn: &str,
+        keys: &[String],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 

@@ -108,8 +108,10 @@ pub fn judge(service: &LiveService, expected_task_definition: &str) -> Option<Ro
             events,
         });
     }
+    let steady = primary.running_count == primary.desired_count && primary.pending_count == 0;
     match primary.rollout_state.as_deref() {
-        Some("COMPLETED") => Some(RolloutOutcome::Completed),
+        // A scaling keeps the PRIMARY's COMPLETED: done once its tasks run.
+        Some("COMPLETED") if steady => Some(RolloutOutcome::Completed),
         Some("FAILED") => Some(RolloutOutcome::Failed {
             reason: primary
                 .rollout_state_reason
@@ -119,12 +121,7 @@ pub fn judge(service: &LiveService, expected_task_definition: &str) -> Option<Ro
         }),
         // No rolloutState (deployments without the circuit breaker on older ECS): done when
         // the only deployment runs everything it should.
-        None if service.deployments.len() == 1
-            && primary.running_count == primary.desired_count
-            && primary.pending_count == 0 =>
-        {
-            Some(RolloutOutcome::Completed)
-        }
+        None if service.deployments.len() == 1 && steady => Some(RolloutOutcome::Completed),
         _ => None,
     }
 }
@@ -195,5 +192,54 @@ pub async fn follow<E: EcsRead>(
             };
         }
         tokio::time::sleep(timing.poll_interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(primary: Deployment) -> LiveService {
+        LiveService {
+            id: ServiceId::new("prod", "web"),
+            arn: "arn:aws:ecs:us-east-1:123456789012:service/prod/web".into(),
+            status: "ACTIVE".into(),
+            spec: Default::default(),
+            task_definition_arn: primary.task_definition_arn.clone(),
+            tags: Default::default(),
+            role_arn: None,
+            running_count: primary.running_count,
+            pending_count: primary.pending_count,
+            deployments: vec![primary],
+            events: Vec::new(),
+        }
+    }
+
+    fn primary(rollout_state: Option<&str>, running: i32, pending: i32) -> Deployment {
+        Deployment {
+            id: "ecs-svc/1".into(),
+            status: "PRIMARY".into(),
+            task_definition_arn: "web:2".into(),
+            rollout_state: rollout_state.map(str::to_string),
+            rollout_state_reason: None,
+            desired_count: 4,
+            running_count: running,
+            pending_count: pending,
+            failed_tasks: 0,
+        }
+    }
+
+    #[test]
+    fn a_completed_deployment_that_is_still_scaling_is_not_done() {
+        // ECS keeps the PRIMARY's COMPLETED through a desiredCount-only change.
+        let scaling = service(primary(Some("COMPLETED"), 2, 2));
+        assert_eq!(judge(&scaling, "web:2"), None);
+        let scaled = service(primary(Some("COMPLETED"), 4, 0));
+        assert_eq!(judge(&scaled, "web:2"), Some(RolloutOutcome::Completed));
+        assert_eq!(judge(&service(primary(None, 3, 1)), "web:2"), None);
+        assert_eq!(
+            judge(&service(primary(None, 4, 0)), "web:2"),
+            Some(RolloutOutcome::Completed)
+        );
     }
 }

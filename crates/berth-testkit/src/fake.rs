@@ -232,6 +232,7 @@ pub const MUTATIONS: &[&str] = &[
     "CreateService",
     "UpdateService",
     "TagResource",
+    "UntagResource",
 ];
 
 const DEFAULT_ROLLOUT: Duration = Duration::from_secs(2);
@@ -490,13 +491,39 @@ impl EcsWrite for FakeEcs {
         match &update.task_definition_arn {
             Some(arn) if *arn != previous => state.deploy(id, arn, Some(previous), false),
             _ => {
+                // A scaling: the PRIMARY keeps its rolloutState; its tasks follow over time.
+                let mut scaling_out = false;
                 if let Some(primary) = service.deployments.first_mut() {
                     primary.desired_count =
                         service.spec.desired_count.unwrap_or(primary.desired_count);
+                    primary.running_count = primary.running_count.min(primary.desired_count);
+                    primary.pending_count = primary.desired_count - primary.running_count;
+                    scaling_out = primary.pending_count > 0;
+                }
+                if scaling_out && !state.rollouts.contains_key(id) {
+                    let scaling = Rollout {
+                        started: Instant::now(),
+                        previous: None,
+                        rolling_back: true, // nothing new is deployed, so nothing can fail
+                    };
+                    state.rollouts.insert(id.clone(), scaling);
                 }
             }
         }
         Ok(state.services[id].clone())
+    }
+
+    async fn delete_service(&self, id: &ServiceId) -> Result<(), FakeError> {
+        self.record("DeleteService")?;
+        let mut state = self.state();
+        match state.services.get_mut(id) {
+            Some(service) => {
+                // ECS keeps a deleted service as INACTIVE for a while.
+                service.status = "INACTIVE".into();
+                Ok(())
+            }
+            None => Err(FakeError::NoSuchService(id.clone())),
+        }
     }
 
     async fn tag_resource(
@@ -508,6 +535,15 @@ impl EcsWrite for FakeEcs {
         let mut state = self.state();
         if let Some(service) = state.services.values_mut().find(|s| s.arn == arn) {
             service.tags.extend(tags.clone());
+        }
+        Ok(())
+    }
+
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), FakeError> {
+        self.record("UntagResource")?;
+        let mut state = self.state();
+        if let Some(service) = state.services.values_mut().find(|s| s.arn == arn) {
+            service.tags.retain(|key, _| !keys.contains(key));
         }
         Ok(())
     }

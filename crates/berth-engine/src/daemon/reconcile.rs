@@ -1,0 +1,583 @@
+//! One reconcile: load the snapshot, read ECS, plan, decide per service what to do now (apply,
+//! wait for a rollout, back off, report drift), apply without blocking on rollouts, prune under
+//! its rules, and say when to look again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_core::diag::Severity;
+use berth_core::live::LiveService;
+use berth_core::manifest::{LoadOptions, ServiceId, ServiceManifest, load};
+use berth_core::plan::{Action, LiveState, Ownership, Plan, ServicePlan, plan};
+use berth_core::render::{self, Provenance, tags};
+use tokio::sync::RwLock;
+use tokio::time::Instant;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use super::state::{ReconcileSummary, ServiceState, Status};
+use super::{DaemonOptions, DaemonState, Snapshot, Telemetry};
+use crate::apply::{
+    AppliedAction, ApplyObserver, ApplyOptions, ServiceOutcome, ServiceReport, apply,
+};
+use crate::ports::{EcsWrite, ImageRegistry, ServiceUpdate};
+use crate::read_live;
+use crate::rollout::{Quiet, RolloutObserver, RolloutOutcome, RolloutTiming, judge};
+
+/// When the reconciler wants to run again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requeue {
+    /// Soon: a rollout is in flight, or a service's backoff ends.
+    After(Duration),
+    /// Nothing pending: at the next interval (or on change).
+    Interval,
+}
+
+/// What the reconciler remembers about a service between reconciles (only in memory: after a
+/// restart, everything is read again from git and ECS).
+#[derive(Debug, Clone, Default)]
+struct Memory {
+    /// Hash of the manifest content last reconciled.
+    hash: u64,
+    /// Hash of the manifest when the service was last Synced (drift = change since then).
+    synced: Option<u64>,
+    /// The rollout berth started: expected task definition, manifest hash, when.
+    following: Option<(String, u64, Instant)>,
+    /// Consecutive failures of this manifest content.
+    failures: u32,
+    /// Not before this instant will berth retry this manifest content.
+    retry_at: Option<Instant>,
+    /// The last error.
+    error: Option<String>,
+}
+
+/// The reconciler: the engine's state between reconciles plus the ports it works through.
+pub struct Reconciler<E, R> {
+    ecs: E,
+    registry: R,
+    options: DaemonOptions,
+    state: Arc<RwLock<DaemonState>>,
+    telemetry: Arc<dyn Telemetry>,
+    memory: BTreeMap<ServiceId, Memory>,
+}
+
+fn manifest_hash(manifest: &ServiceManifest) -> u64 {
+    let provenance = Provenance::default();
+    let mut hasher = DefaultHasher::new();
+    render::register_task_definition(manifest, &provenance)
+        .to_string()
+        .hash(&mut hasher);
+    render::create_service(manifest, &provenance)
+        .to_string()
+        .hash(&mut hasher);
+    manifest.metadata.ignore_differences.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
+    /// A reconciler with nothing in memory.
+    pub fn new(ecs: E, registry: R, options: DaemonOptions, telemetry: Arc<dyn Telemetry>) -> Self {
+        let state = Arc::new(RwLock::new(DaemonState::new(options.staleness)));
+        Reconciler {
+            ecs,
+            registry,
+            options,
+            state,
+            telemetry,
+            memory: BTreeMap::new(),
+        }
+    }
+
+    /// The shared state `/status` and `/readyz` read.
+    pub fn state(&self) -> Arc<RwLock<DaemonState>> {
+        Arc::clone(&self.state)
+    }
+
+    /// The options.
+    pub fn options(&self) -> &DaemonOptions {
+        &self.options
+    }
+
+    /// The telemetry sink.
+    pub fn telemetry(&self) -> &dyn Telemetry {
+        self.telemetry.as_ref()
+    }
+
+    /// The ECS port (tests inspect fakes through it).
+    pub fn ecs(&self) -> &E {
+        &self.ecs
+    }
+
+    /// Forgets every backoff: an explicit request to retry failed services now.
+    pub fn clear_backoff(&mut self) {
+        for memory in self.memory.values_mut() {
+            memory.retry_at = None;
+        }
+    }
+
+    /// Reconciles `snapshot` once.
+    pub async fn reconcile(&mut self, snapshot: &Snapshot) -> Requeue {
+        let span = info_span!("reconcile", commit = %snapshot.revision);
+        self.reconcile_inner(snapshot).instrument(span).await
+    }
+
+    async fn reconcile_inner(&mut self, snapshot: &Snapshot) -> Requeue {
+        let started = Instant::now();
+        self.telemetry.revision(&snapshot.revision);
+        let outcome = load(
+            &snapshot.files,
+            &LoadOptions {
+                vars: self.options.vars.clone(),
+                ..LoadOptions::default()
+            },
+        );
+        let live = match read_live(
+            &self.ecs,
+            &self.registry,
+            &outcome.services,
+            &outcome.invalid,
+        )
+        .await
+        {
+            Ok(live) => live,
+            Err(err) => {
+                error!(error = %err, "cannot read ECS; nothing changed");
+                let summary = ReconcileSummary {
+                    revision: snapshot.revision.clone(),
+                    result: "error",
+                    duration_seconds: started.elapsed().as_secs_f64(),
+                    counts: BTreeMap::new(),
+                    actions: 0,
+                    error: Some(err.to_string()),
+                    prune: Vec::new(),
+                };
+                self.telemetry.reconcile(started.elapsed(), "error");
+                self.state.write().await.last_reconcile = Some(summary);
+                return Requeue::After(self.options.backoff.min);
+            }
+        };
+        let ownership = Ownership {
+            repository: self.options.repository.clone(),
+        };
+        let plan = plan(&outcome.services, &outcome.invalid, &live, &ownership);
+        let manifests: BTreeMap<&ServiceId, &ServiceManifest> =
+            outcome.services.iter().map(|m| (&m.id, m)).collect();
+        let now = Instant::now();
+
+        let mut statuses: BTreeMap<ServiceId, ServiceState> = BTreeMap::new();
+        let mut to_apply: Vec<ServicePlan> = Vec::new();
+        let mut prune_candidates: Vec<&LiveService> = Vec::new();
+        for service in &plan.services {
+            let Some(id) = &service.id else {
+                // A file that did not parse: its services are unknown (and nothing is pruned).
+                continue;
+            };
+            let manifest = manifests.get(id).copied();
+            let hash = manifest.map_or(0, manifest_hash);
+            let memory = self.memory.entry(id.clone()).or_default();
+            if memory.hash != hash {
+                // New manifest content: a fresh start (new commits are never blocked).
+                *memory = Memory {
+                    hash,
+                    synced: memory.synced,
+                    ..Memory::default()
+                };
+            }
+            let live_service = live.services.get(id);
+            let mut state = ServiceState {
+                status: Status::Synced,
+                manifest: service.origin.as_ref().map(ToString::to_string),
+                desired_task_definition: memory.following.as_ref().map(|(arn, _, _)| arn.clone()),
+                live_task_definition: live_service.map(|s| s.task_definition_arn.clone()),
+                rollout: live_service.and_then(primary_rollout),
+                last_error: None,
+                next_retry_seconds: None,
+                pending_changes: Vec::new(),
+            };
+            match &service.action {
+                Action::Invalid { diagnostics } => {
+                    state.status = Status::Invalid;
+                    state.last_error = Some(
+                        diagnostics
+                            .iter()
+                            .filter(|d| d.severity == Severity::Error)
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    );
+                }
+                Action::Suspended { changes } => {
+                    state.status = Status::Suspended;
+                    state.pending_changes = changes.iter().map(|c| c.path.clone()).collect();
+                }
+                Action::WouldPrune { .. } => {
+                    if let Some(live) = live.unlisted.iter().find(|s| &s.id == id) {
+                        prune_candidates.push(live);
+                    }
+                    continue;
+                }
+                Action::NoChange => {
+                    // Desired is what ECS runs; is its deployment done?
+                    let outcome = live_service.and_then(|s| judge(s, &s.task_definition_arn));
+                    match outcome {
+                        Some(RolloutOutcome::Failed { reason, .. }) => {
+                            state.status = Status::Failed;
+                            state.last_error = Some(reason);
+                        }
+                        None if live_service.is_some() => {
+                            state.status = Status::Progressing;
+                            if let Some((_, _, since)) = memory.following
+                                && since.elapsed() > self.options.progress_deadline
+                            {
+                                state.last_error = Some("progress deadline passed".into());
+                            }
+                        }
+                        _ => {
+                            state.status = Status::Synced;
+                            memory.synced = Some(hash);
+                            memory.following = None;
+                            memory.failures = 0;
+                            memory.retry_at = None;
+                        }
+                    }
+                }
+                Action::ImageMissing { .. } | Action::RequiresReplacement { .. } => {
+                    state.status = if matches!(service.action, Action::ImageMissing { .. }) {
+                        Status::Failed
+                    } else {
+                        Status::OutOfSync
+                    };
+                    state.last_error = Some(match &service.action {
+                        Action::ImageMissing { images } => images
+                            .iter()
+                            .map(|i| {
+                                format!(
+                                    "image {} not found ({}); push it or fix the tag",
+                                    i.reference, i.reason
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        Action::RequiresReplacement { fields, .. } => {
+                            format!(
+                                "{} cannot change in place; recreate the service or revert",
+                                fields.join(", ")
+                            )
+                        }
+                        _ => String::new(),
+                    });
+                }
+                Action::Create { .. } | Action::Update { .. } => {
+                    // A rollout berth started for this content that ECS rolled back: Failed.
+                    if let (Some((expected, followed_hash, _)), Some(live)) =
+                        (&memory.following, live_service)
+                        && *followed_hash == hash
+                        && let Some(RolloutOutcome::Failed { reason, .. }) = judge(live, expected)
+                    {
+                        warn!(service = %id, %reason, "rollout failed");
+                        memory.following = None;
+                        memory.failures += 1;
+                        memory.retry_at = Some(now + self.options.backoff.delay(memory.failures));
+                        memory.error = Some(reason);
+                    }
+                    if let Some(retry_at) = memory.retry_at
+                        && now < retry_at
+                    {
+                        state.status = Status::Failed;
+                        state.last_error = memory.error.clone();
+                        state.next_retry_seconds = Some((retry_at - now).as_secs());
+                    } else if matches!(service.action, Action::Update { .. })
+                        && memory.synced == Some(hash)
+                    {
+                        // Git did not change since this service was in sync: someone else did.
+                        let changes = match &service.action {
+                            Action::Update { changes, .. } => {
+                                changes.iter().map(|c| c.path.clone()).collect()
+                            }
+                            _ => Vec::new(),
+                        };
+                        warn!(service = %id, drift = ?changes, self_heal = self.options.self_heal, "drift");
+                        self.telemetry.drift(id);
+                        if self.options.self_heal {
+                            to_apply.push(service.clone());
+                        } else {
+                            state.status = Status::OutOfSync;
+                            state.pending_changes = changes;
+                        }
+                    } else {
+                        to_apply.push(service.clone());
+                    }
+                }
+            }
+            statuses.insert(id.clone(), state);
+        }
+
+        // Apply, without following rollouts: a rollout is looked at again on the next pass.
+        let apply_options = ApplyOptions {
+            concurrency: self.options.concurrency,
+            rollout: RolloutTiming::default(),
+            follow: false,
+            provenance: Provenance {
+                repository: self.options.repository.clone(),
+                revision: Some(snapshot.revision.clone()),
+            },
+        };
+        let mut actions = 0;
+        if !to_apply.is_empty() {
+            let sub_plan = Plan { services: to_apply };
+            let observer = Actions(self.telemetry.as_ref());
+            let reports = apply(
+                &self.ecs,
+                &sub_plan,
+                &outcome.services,
+                &live,
+                &apply_options,
+                &observer,
+            )
+            .await;
+            for report in reports {
+                actions += report.actions.len();
+                self.record(report, &live, &mut statuses, now);
+            }
+        }
+
+        let prune = self
+            .prune(&prune_candidates, outcome.is_valid(), &mut actions)
+            .await;
+        let still_in_git: BTreeSet<&ServiceId> = statuses.keys().collect();
+        self.memory.retain(|id, _| still_in_git.contains(id));
+
+        let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+        for (id, state) in &statuses {
+            *counts.entry(state.status.as_str()).or_default() += 1;
+            self.telemetry.service_status(id, state.status);
+        }
+        let failed = statuses
+            .values()
+            .any(|s| matches!(s.status, Status::Failed | Status::Invalid));
+        let result = if failed || !outcome.is_valid() {
+            "error"
+        } else {
+            "ok"
+        };
+        let duration = started.elapsed();
+        info!(
+            revision = %snapshot.revision,
+            synced = counts.get("Synced").copied().unwrap_or(0),
+            progressing = counts.get("Progressing").copied().unwrap_or(0),
+            out_of_sync = counts.get("OutOfSync").copied().unwrap_or(0),
+            failed = counts.get("Failed").copied().unwrap_or(0),
+            invalid = counts.get("Invalid").copied().unwrap_or(0),
+            suspended = counts.get("Suspended").copied().unwrap_or(0),
+            actions,
+            duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            "reconcile finished"
+        );
+        self.telemetry.reconcile(duration, result);
+
+        let requeue = self.requeue(&statuses, now);
+        let mut state = self.state.write().await;
+        for id in state.services.keys().cloned().collect::<Vec<_>>() {
+            if !statuses.keys().any(|k| k.to_string() == id) {
+                state.services.remove(&id);
+            }
+        }
+        for (id, service) in statuses {
+            state.services.insert(id.to_string(), service);
+        }
+        state.last_reconcile = Some(ReconcileSummary {
+            revision: snapshot.revision.clone(),
+            result,
+            duration_seconds: duration.as_secs_f64(),
+            counts,
+            actions,
+            error: None,
+            prune,
+        });
+        requeue
+    }
+
+    /// Records what apply did to one service.
+    fn record(
+        &mut self,
+        report: ServiceReport,
+        live: &LiveState,
+        statuses: &mut BTreeMap<ServiceId, ServiceState>,
+        now: Instant,
+    ) {
+        let Some(id) = report.id.clone() else { return };
+        let memory = self.memory.entry(id.clone()).or_default();
+        let state = statuses.entry(id.clone()).or_insert_with(|| ServiceState {
+            status: Status::Synced,
+            manifest: None,
+            desired_task_definition: None,
+            live_task_definition: None,
+            rollout: None,
+            last_error: None,
+            next_retry_seconds: None,
+            pending_changes: Vec::new(),
+        });
+        match report.outcome {
+            ServiceOutcome::Synced | ServiceOutcome::Progressing { .. } => {
+                let expected = report
+                    .actions
+                    .iter()
+                    .find_map(|a| match a {
+                        AppliedAction::RegisteredTaskDefinition { arn }
+                        | AppliedAction::ReusedTaskDefinition { arn } => Some(arn.clone()),
+                        _ => None,
+                    })
+                    .or_else(|| {
+                        live.services
+                            .get(&id)
+                            .map(|s| s.task_definition_arn.clone())
+                    });
+                if let Some(expected) = expected {
+                    state.desired_task_definition = Some(expected.clone());
+                    memory.following = Some((expected, memory.hash, now));
+                }
+                state.status = Status::Progressing;
+            }
+            ServiceOutcome::Failed { reason, .. } => {
+                memory.failures += 1;
+                let retry_at = now + self.options.backoff.delay(memory.failures);
+                memory.retry_at = Some(retry_at);
+                memory.error = Some(reason.clone());
+                state.status = Status::Failed;
+                state.last_error = Some(reason);
+                state.next_retry_seconds = Some((retry_at - now).as_secs());
+            }
+            ServiceOutcome::Skipped { reason } => {
+                state.status = Status::OutOfSync;
+                state.last_error = Some(reason);
+            }
+        }
+    }
+
+    /// Deletes services this source owns that git no longer has, if every rule allows it.
+    /// Returns what it refused and why (also logged).
+    async fn prune(
+        &mut self,
+        candidates: &[&LiveService],
+        manifests_valid: bool,
+        actions: &mut usize,
+    ) -> Vec<String> {
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let names: Vec<String> = candidates.iter().map(|s| s.id.to_string()).collect();
+        let refuse = |why: String| {
+            warn!(services = ?names, reason = %why, "prune refused");
+            vec![why]
+        };
+        if !self.options.prune {
+            return refuse(format!(
+                "prune is off: {} owned by this source but not in git",
+                names.join(", ")
+            ));
+        }
+        if !manifests_valid {
+            return refuse(
+                "not pruning: some manifests failed to load, so git's set of services is not known"
+                    .into(),
+            );
+        }
+        if candidates.len() > self.options.max_prune {
+            return refuse(format!(
+                "not pruning: {} services would be deleted ({}), more than maxPrune {}",
+                candidates.len(),
+                names.join(", "),
+                self.options.max_prune
+            ));
+        }
+        let mut notes = Vec::new();
+        for service in candidates {
+            if service.tags.get(tags::PRUNE).map(String::as_str) == Some("disabled") {
+                let why = format!(
+                    "not pruning {}: tagged {}=disabled",
+                    service.id,
+                    tags::PRUNE
+                );
+                warn!(service = %service.id, "{why}");
+                notes.push(why);
+                continue;
+            }
+            let scale_down = ServiceUpdate {
+                task_definition_arn: None,
+                spec: berth_core::model::ecs::ServiceSpec {
+                    desired_count: Some(0),
+                    ..Default::default()
+                },
+            };
+            let result = async {
+                self.ecs.update_service(&service.id, &scale_down).await?;
+                self.ecs.delete_service(&service.id).await
+            }
+            .await;
+            match result {
+                Ok(()) => {
+                    info!(service = %service.id, "pruned: scaled to 0 and deleted");
+                    self.telemetry.apply_action("deleteService");
+                    self.telemetry.service_removed(&service.id);
+                    *actions += 2;
+                }
+                Err(err) => notes.push(format!("pruning {} failed: {err}", service.id)),
+            }
+        }
+        notes
+    }
+
+    fn requeue(&self, statuses: &BTreeMap<ServiceId, ServiceState>, now: Instant) -> Requeue {
+        if statuses.values().any(|s| s.status == Status::Progressing) {
+            return Requeue::After(self.options.rollout_poll);
+        }
+        match self
+            .memory
+            .values()
+            .filter_map(|m| m.retry_at)
+            .filter(|at| *at > now)
+            .min()
+        {
+            Some(at) => Requeue::After(at - now),
+            None => Requeue::Interval,
+        }
+    }
+}
+
+fn primary_rollout(service: &LiveService) -> Option<String> {
+    let primary = service.deployments.iter().find(|d| d.status == "PRIMARY")?;
+    Some(format!(
+        "{} {}/{}",
+        primary.rollout_state.as_deref().unwrap_or("-"),
+        primary.running_count,
+        primary.desired_count
+    ))
+}
+
+/// Counts apply actions into telemetry.
+struct Actions<'a>(&'a dyn Telemetry);
+
+impl RolloutObserver for Actions<'_> {
+    fn event(&self, id: &ServiceId, event: &berth_core::live::ServiceEvent) {
+        Quiet.event(id, event);
+    }
+    fn progress(&self, id: &ServiceId, primary: &berth_core::live::Deployment) {
+        Quiet.progress(id, primary);
+    }
+}
+
+impl ApplyObserver for Actions<'_> {
+    fn action(&self, _: &ServiceId, action: &AppliedAction) {
+        let name = match action {
+            AppliedAction::RegisteredTaskDefinition { .. } => "registerTaskDefinition",
+            AppliedAction::ReusedTaskDefinition { .. } => "reuseTaskDefinition",
+            AppliedAction::CreatedService => "createService",
+            AppliedAction::UpdatedService { .. } => "updateService",
+            AppliedAction::TaggedService => "tagResource",
+            AppliedAction::UntaggedService { .. } => "untagResource",
+        };
+        self.0.apply_action(name);
+    }
+    fn finished(&self, _: &ServiceReport) {}
+}

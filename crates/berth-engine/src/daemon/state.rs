@@ -1,0 +1,193 @@
+//! What the daemon knows and reports: per-service status for `/status`, readiness for
+//! `/readyz`, and the [`Telemetry`] hooks metrics are fed through.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use berth_core::manifest::ServiceId;
+use serde::Serialize;
+
+/// A service's status (SPEC "Service status values").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Status {
+    /// Live matches git and no rollout is in flight.
+    Synced,
+    /// berth changed it and the rollout is in flight (or passed its deadline).
+    Progressing,
+    /// Live differs from git and berth is not changing it (self-heal off, or backing off).
+    OutOfSync,
+    /// The last attempt for this revision failed (rollout failed, API error, missing image).
+    Failed,
+    /// Its manifest does not load or validate.
+    Invalid,
+    /// `metadata.suspend: true`.
+    Suspended,
+}
+
+impl Status {
+    /// Every status, for metrics that list them all.
+    pub const ALL: [Status; 6] = [
+        Status::Synced,
+        Status::Progressing,
+        Status::OutOfSync,
+        Status::Failed,
+        Status::Invalid,
+        Status::Suspended,
+    ];
+
+    /// The status's name, as in SPEC and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Synced => "Synced",
+            Status::Progressing => "Progressing",
+            Status::OutOfSync => "OutOfSync",
+            Status::Failed => "Failed",
+            Status::Invalid => "Invalid",
+            Status::Suspended => "Suspended",
+        }
+    }
+}
+
+/// What `/status` shows for one service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceState {
+    /// Current status.
+    pub status: Status,
+    /// Manifest file and line.
+    pub manifest: Option<String>,
+    /// The task definition ARN berth wants running (when known).
+    pub desired_task_definition: Option<String>,
+    /// The task definition ARN ECS runs.
+    pub live_task_definition: Option<String>,
+    /// The PRIMARY deployment's state, when a rollout is being followed.
+    pub rollout: Option<String>,
+    /// The last error, and what to do.
+    pub last_error: Option<String>,
+    /// When berth will try again after a failure (seconds from the last reconcile).
+    pub next_retry_seconds: Option<u64>,
+    /// Differences berth found and left alone (drift with self-heal off, suspended services).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending_changes: Vec<String>,
+}
+
+/// The result of the last reconcile.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileSummary {
+    /// The revision reconciled.
+    pub revision: String,
+    /// `ok` or `error` (some service failed or was invalid, or ECS could not be read).
+    pub result: &'static str,
+    /// How long it took.
+    pub duration_seconds: f64,
+    /// Services per status.
+    pub counts: BTreeMap<&'static str, usize>,
+    /// Mutating calls made.
+    pub actions: usize,
+    /// Why the live state could not be read, if it could not.
+    pub error: Option<String>,
+    /// Why prune did nothing (or what it refused), if anything.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prune: Vec<String>,
+}
+
+/// Everything the daemon reports.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonState {
+    /// The revision of the last good fetch.
+    pub revision: Option<String>,
+    /// The last fetch error, if the last fetch failed.
+    pub source_error: Option<String>,
+    /// How long since the source was last read successfully (seconds), set at each fetch.
+    pub source_stale_seconds: Option<u64>,
+    /// The last reconcile.
+    pub last_reconcile: Option<ReconcileSummary>,
+    /// Per service.
+    pub services: BTreeMap<String, ServiceState>,
+    #[serde(skip)]
+    last_fetch_ok: Option<tokio::time::Instant>,
+    #[serde(skip)]
+    staleness: Option<Duration>,
+}
+
+impl DaemonState {
+    /// A state whose readiness turns false after `staleness` without a good fetch.
+    pub fn new(staleness: Duration) -> Self {
+        DaemonState {
+            staleness: Some(staleness),
+            ..DaemonState::default()
+        }
+    }
+
+    pub(crate) fn fetched_ok(&mut self, revision: &str) {
+        self.revision = Some(revision.to_string());
+        self.source_error = None;
+        self.last_fetch_ok = Some(tokio::time::Instant::now());
+        self.source_stale_seconds = Some(0);
+    }
+
+    pub(crate) fn fetch_failed(&mut self, error: String) {
+        self.source_error = Some(error);
+        self.source_stale_seconds = self.last_fetch_ok.map(|at| at.elapsed().as_secs());
+    }
+
+    /// Ready after the first reconcile, and while the source has been readable within the
+    /// staleness limit; otherwise why not.
+    pub fn readiness(&self) -> Result<(), String> {
+        if self.last_reconcile.is_none() {
+            return Err("no reconcile has completed yet".into());
+        }
+        if let (Some(limit), Some(error)) = (self.staleness, &self.source_error) {
+            let stale = self.last_fetch_ok.map_or(Duration::MAX, |at| at.elapsed());
+            if stale > limit {
+                return Err(format!(
+                    "source unreadable for {}s (limit {}s): {error}",
+                    stale.as_secs(),
+                    limit.as_secs()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The status of `id`, if known.
+    pub fn service(&self, id: &ServiceId) -> Option<&ServiceState> {
+        self.services.get(&id.to_string())
+    }
+}
+
+/// Where the daemon reports measurements (the binary forwards them to Prometheus metrics).
+pub trait Telemetry: Send + Sync {
+    /// A reconcile finished.
+    fn reconcile(&self, duration: Duration, result: &str);
+    /// A service's current status.
+    fn service_status(&self, id: &ServiceId, status: Status);
+    /// A service is gone from git and ECS; forget its series.
+    fn service_removed(&self, id: &ServiceId);
+    /// Drift was found on a service.
+    fn drift(&self, id: &ServiceId);
+    /// A source fetch took this long.
+    fn git_fetch(&self, duration: Duration);
+    /// The revision being served.
+    fn revision(&self, revision: &str);
+    /// A mutating call was made (`registerTaskDefinition`, `createService`, ...).
+    fn apply_action(&self, action: &str);
+    /// Cumulative AWS requests by (operation, outcome).
+    fn aws_requests(&self, counts: &BTreeMap<(String, String), u64>);
+}
+
+/// Telemetry that goes nowhere (tests, CLI).
+pub struct NoTelemetry;
+
+impl Telemetry for NoTelemetry {
+    fn reconcile(&self, _: Duration, _: &str) {}
+    fn service_status(&self, _: &ServiceId, _: Status) {}
+    fn service_removed(&self, _: &ServiceId) {}
+    fn drift(&self, _: &ServiceId) {}
+    fn git_fetch(&self, _: Duration) {}
+    fn revision(&self, _: &str) {}
+    fn apply_action(&self, _: &str) {}
+    fn aws_requests(&self, _: &BTreeMap<(String, String), u64>) {}
+}

@@ -1,0 +1,372 @@
+//! The daemon's reconciler against the in-process fake ECS under tokio's paused clock: new
+//! commits, drift, failed rollouts that must not be hammered, invalid manifests, and prune.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use berth_core::manifest::{ServiceId, SourceFile};
+use berth_engine::daemon::{
+    Backoff, DaemonOptions, Reconciler, Requeue, Snapshot, Status, Telemetry,
+};
+use berth_testkit::fake::{FakeEcs, FakeRegistry};
+use berth_testkit::fixtures::ManifestText;
+
+const REPOSITORY: &str = "https://example.com/acme/deploy.git";
+
+fn digest(n: u8) -> String {
+    format!("sha256:{}", format!("{n:x}").repeat(64))
+}
+
+fn registry() -> FakeRegistry {
+    let registry = FakeRegistry::new();
+    registry.push("web", "1.4.2", &digest(1));
+    registry.push("web", "1.5.0", &digest(2));
+    registry.push("web", "broken", &digest(3));
+    registry
+}
+
+#[derive(Default)]
+struct Recorded {
+    drift: Mutex<Vec<String>>,
+    statuses: Mutex<BTreeMap<String, Status>>,
+}
+
+impl Telemetry for Recorded {
+    fn reconcile(&self, _: Duration, _: &str) {}
+    fn service_status(&self, id: &ServiceId, status: Status) {
+        self.statuses
+            .lock()
+            .expect("lock")
+            .insert(id.to_string(), status);
+    }
+    fn service_removed(&self, _: &ServiceId) {}
+    fn drift(&self, id: &ServiceId) {
+        self.drift.lock().expect("lock").push(id.to_string());
+    }
+    fn git_fetch(&self, _: Duration) {}
+    fn revision(&self, _: &str) {}
+    fn apply_action(&self, _: &str) {}
+    fn aws_requests(&self, _: &BTreeMap<(String, String), u64>) {}
+}
+
+fn with_breaker(m: ManifestText) -> ManifestText {
+    m.replace(
+        "  desiredCount: 2",
+        "  desiredCount: 2\n  deploymentConfiguration: {deploymentCircuitBreaker: {enable: true, rollback: true}}",
+    )
+}
+
+fn snapshot(revision: &str, services: &[(&str, ManifestText)]) -> Snapshot {
+    Snapshot {
+        revision: revision.into(),
+        files: services
+            .iter()
+            .map(|(name, text)| SourceFile {
+                path: format!("prod/{name}.yaml"),
+                text: text.text(),
+            })
+            .collect(),
+    }
+}
+
+fn options() -> DaemonOptions {
+    DaemonOptions {
+        repository: REPOSITORY.into(),
+        rollout_poll: Duration::from_secs(5),
+        backoff: Backoff {
+            min: Duration::from_secs(60),
+            max: Duration::from_secs(600),
+        },
+        ..DaemonOptions::default()
+    }
+}
+
+fn reconciler(
+    ecs: &FakeEcs,
+    options: DaemonOptions,
+) -> (Reconciler<FakeEcs, FakeRegistry>, Arc<Recorded>) {
+    let telemetry = Arc::new(Recorded::default());
+    (
+        Reconciler::new(ecs.clone(), registry(), options, telemetry.clone()),
+        telemetry,
+    )
+}
+
+async fn status(reconciler: &Reconciler<FakeEcs, FakeRegistry>, name: &str) -> Status {
+    let state = reconciler.state();
+    let state = state.read().await;
+    state
+        .service(&ServiceId::new("prod", name))
+        .map(|s| s.status)
+        .expect("service in status")
+}
+
+fn web() -> ManifestText {
+    with_breaker(ManifestText::web())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_commit_is_applied_and_followed_to_synced_without_blocking() {
+    let ecs = FakeEcs::new();
+    let (mut reconciler, _) = reconciler(&ecs, options());
+    let first = snapshot("c1", &[("web", web())]);
+    assert_eq!(
+        reconciler.reconcile(&first).await,
+        Requeue::After(Duration::from_secs(5))
+    );
+    assert_eq!(status(&reconciler, "web").await, Status::Progressing);
+    assert!(reconciler.state().read().await.readiness().is_ok());
+
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(reconciler.reconcile(&first).await, Requeue::Interval);
+    assert_eq!(status(&reconciler, "web").await, Status::Synced);
+
+    let bump = snapshot("c2", &[("web", web().replace("web:1.4.2", "web:1.5.0"))]);
+    let before = ecs.mutations().len();
+    reconciler.reconcile(&bump).await;
+    assert_eq!(
+        &ecs.mutations()[before..],
+        ["RegisterTaskDefinition", "UpdateService", "TagResource"]
+    );
+    assert_eq!(status(&reconciler, "web").await, Status::Progressing);
+}
+
+#[tokio::test(start_paused = true)]
+async fn drift_is_counted_and_reverted_with_self_heal_and_only_reported_without() {
+    for self_heal in [true, false] {
+        let ecs = FakeEcs::new();
+        let (mut reconciler, telemetry) = reconciler(
+            &ecs,
+            DaemonOptions {
+                self_heal,
+                ..options()
+            },
+        );
+        let commit = snapshot("c1", &[("web", web())]);
+        reconciler.reconcile(&commit).await;
+        tokio::time::advance(Duration::from_secs(5)).await;
+        reconciler.reconcile(&commit).await;
+        assert_eq!(status(&reconciler, "web").await, Status::Synced);
+
+        ecs.edit_service(&ServiceId::new("prod", "web"), |s| {
+            s.spec.desired_count = Some(9)
+        });
+        let before = ecs.mutations().len();
+        reconciler.reconcile(&commit).await;
+        assert_eq!(
+            telemetry.drift.lock().expect("lock").as_slice(),
+            ["prod/web"]
+        );
+        let desired = ecs
+            .service(&ServiceId::new("prod", "web"))
+            .and_then(|s| s.spec.desired_count);
+        if self_heal {
+            assert_eq!(&ecs.mutations()[before..], ["UpdateService", "TagResource"]);
+            assert_eq!(desired, Some(2), "reverted to git");
+        } else {
+            assert_eq!(
+                ecs.mutations().len(),
+                before,
+                "self-heal off: nothing changed"
+            );
+            assert_eq!(desired, Some(9));
+            assert_eq!(status(&reconciler, "web").await, Status::OutOfSync);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_rollout_is_not_retried_until_backoff_or_a_new_commit() {
+    let ecs = FakeEcs::new();
+    ecs.fail_images(&digest(3));
+    let (mut reconciler, _) = reconciler(&ecs, options());
+    let good = snapshot("c1", &[("web", web())]);
+    reconciler.reconcile(&good).await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    reconciler.reconcile(&good).await;
+
+    let bad = snapshot("c2", &[("web", web().replace("web:1.4.2", "web:broken"))]);
+    reconciler.reconcile(&bad).await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    // The circuit breaker rolled back; the next pass sees it and marks the service Failed.
+    reconciler.reconcile(&bad).await;
+    assert_eq!(status(&reconciler, "web").await, Status::Failed);
+    let updates = ecs.count("UpdateService");
+    for _ in 0..5 {
+        tokio::time::advance(Duration::from_secs(5)).await;
+        reconciler.reconcile(&bad).await;
+    }
+    assert_eq!(
+        ecs.count("UpdateService"),
+        updates,
+        "no hammering the same failed commit"
+    );
+    let state = reconciler.state();
+    assert!(
+        state
+            .read()
+            .await
+            .service(&ServiceId::new("prod", "web"))
+            .and_then(|s| s.next_retry_seconds)
+            .is_some()
+    );
+
+    // The fix is applied at once: a failed revision never blocks the next commit.
+    let fix = snapshot("c3", &[("web", web().replace("web:1.4.2", "web:1.5.0"))]);
+    reconciler.reconcile(&fix).await;
+    assert_eq!(ecs.count("UpdateService"), updates + 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_manifests_do_not_stop_valid_changes_and_block_pruning() {
+    let ecs = FakeEcs::new();
+    let (mut reconciler, _) = reconciler(
+        &ecs,
+        DaemonOptions {
+            prune: true,
+            max_prune: 5,
+            ..options()
+        },
+    );
+    let all = snapshot(
+        "c1",
+        &[
+            ("web", web()),
+            ("api", web().named("api")),
+            ("old", web().named("old")),
+        ],
+    );
+    reconciler.reconcile(&all).await;
+    let broken = snapshot(
+        "c2",
+        &[
+            ("web", web().replace("web:1.4.2", "web:1.5.0")),
+            (
+                "api",
+                web()
+                    .named("api")
+                    .replace("desiredCount: 2", "desiredCont: 2"),
+            ),
+        ],
+    );
+    reconciler.reconcile(&broken).await;
+    assert_eq!(status(&reconciler, "api").await, Status::Invalid);
+    let web = ecs.service(&ServiceId::new("prod", "web")).expect("web");
+    assert!(
+        web.task_definition_arn.ends_with("web:2"),
+        "the valid change was applied"
+    );
+    assert_eq!(
+        ecs.count("DeleteService"),
+        0,
+        "nothing is pruned while a manifest is invalid"
+    );
+    let last = reconciler
+        .state()
+        .read()
+        .await
+        .last_reconcile
+        .clone()
+        .expect("summary");
+    assert!(
+        last.prune.iter().any(|p| p.contains("failed to load")),
+        "{:?}",
+        last.prune
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn prune_deletes_within_its_limits_and_never_what_it_must_not() {
+    let ecs = FakeEcs::new();
+    let names = ["web", "a", "b", "c", "keep"];
+    let services: Vec<(&str, ManifestText)> = names.iter().map(|n| (*n, web().named(n))).collect();
+    let (mut reconciler, _) = reconciler(
+        &ecs,
+        DaemonOptions {
+            prune: true,
+            max_prune: 1,
+            ..options()
+        },
+    );
+    reconciler.reconcile(&snapshot("c1", &services)).await;
+    ecs.edit_service(&ServiceId::new("prod", "keep"), |s| {
+        s.tags.insert("berth:prune".into(), "disabled".into());
+    });
+
+    // Three removed at once: more than maxPrune, nothing deleted, and it says why.
+    reconciler
+        .reconcile(&snapshot(
+            "c2",
+            &[("web", web()), ("keep", web().named("keep"))],
+        ))
+        .await;
+    assert_eq!(ecs.count("DeleteService"), 0);
+    let last = reconciler
+        .state()
+        .read()
+        .await
+        .last_reconcile
+        .clone()
+        .expect("summary");
+    assert!(
+        last.prune
+            .iter()
+            .any(|p| p.contains("more than maxPrune 1")),
+        "{:?}",
+        last.prune
+    );
+
+    // One removed: deleted (scaled to 0 first).
+    reconciler
+        .reconcile(&snapshot(
+            "c3",
+            &[
+                ("web", web()),
+                ("b", web().named("b")),
+                ("c", web().named("c")),
+                ("keep", web().named("keep")),
+            ],
+        ))
+        .await;
+    assert_eq!(ecs.count("DeleteService"), 1);
+    assert_eq!(
+        ecs.service(&ServiceId::new("prod", "a")).map(|s| s.status),
+        Some("INACTIVE".to_string())
+    );
+
+    // A service tagged berth:prune=disabled is never deleted.
+    reconciler
+        .reconcile(&snapshot(
+            "c4",
+            &[
+                ("web", web()),
+                ("b", web().named("b")),
+                ("c", web().named("c")),
+            ],
+        ))
+        .await;
+    assert_eq!(ecs.count("DeleteService"), 1);
+    let last = reconciler
+        .state()
+        .read()
+        .await
+        .last_reconcile
+        .clone()
+        .expect("summary");
+    assert!(
+        last.prune
+            .iter()
+            .any(|p| p.contains("berth:prune=disabled")),
+        "{:?}",
+        last.prune
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn not_ready_before_the_first_reconcile() {
+    let ecs = FakeEcs::new();
+    let (reconciler, _) = reconciler(&ecs, options());
+    let readiness = reconciler.state().read().await.readiness();
+    assert!(readiness.is_err());
+}

@@ -1,0 +1,116 @@
+//! berth-server: the daemon's HTTP interface (SPEC "Interfaces", HTTP and Metrics).
+//!
+//! One listener serves `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /status`,
+//! `POST /webhook/github` and `POST /reconcile`. The daemon owns all state: it implements
+//! [`DaemonView`] for the read endpoints, records into a shared [`Metrics`], and receives
+//! [`Trigger`]s from the two authenticated endpoints over a channel. Nothing here changes anything
+//! without authentication: an unauthenticated request can at most read.
+//!
+//! - [`metrics`]: the Prometheus registry with SPEC's metric names and labels.
+//! - [`server`]: the axum router, request authentication, and serving with graceful shutdown.
+
+pub mod metrics;
+pub mod server;
+
+use std::fmt;
+use std::net::SocketAddr;
+
+pub use metrics::{Metrics, ServiceStatus};
+pub use server::{
+    DEFAULT_BODY_LIMIT, DEFAULT_LISTEN, DaemonView, Readiness, ServerConfig, Trigger, bind, router,
+    serve, serve_on,
+};
+
+/// A secret string (webhook secret, API token). `Debug` prints `***`, and there is no `Display`,
+/// so it cannot end up in a log line by accident; [`Secret::expose`] is the one way to read it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value. Only for comparing or keying, never for printing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the value is empty (an empty secret is treated as not configured).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Everything that can go wrong in this crate. Request-level failures (bad signature, oversized
+/// body, ...) are HTTP responses, not errors: the server keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listen address could not be bound (in use, not permitted, not local).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address from the configuration (`server.listen`).
+        addr: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serving failed after the listener was bound.
+    #[error("HTTP server failed: {source}")]
+    Serve {
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A metric could not be created or registered: a bug in this crate's metric definitions.
+    #[error("registering metrics: {source}")]
+    MetricRegistration {
+        /// The metrics library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A string is not one of SPEC's service statuses (`Synced`, `Progressing`, `OutOfSync`,
+    /// `Failed`, `Invalid`, `Suspended`).
+    #[error(
+        "unknown service status {value:?}: expected one of Synced, Progressing, OutOfSync, Failed, Invalid, Suspended"
+    )]
+    UnknownStatus {
+        /// The rejected value.
+        value: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "***");
+        let config = ServerConfig {
+            webhook_secret: Some(Secret::new("hunter2")),
+            api_token: Some(Secret::new("tok-123")),
+            ..ServerConfig::default()
+        };
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("tok-123"),
+            "{debug}"
+        );
+        assert_eq!(secret.expose(), "hunter2");
+    }
+}
