@@ -168,6 +168,7 @@ impl ApplyObserver for Progress {
             AppliedAction::CreatedService => "created service".to_string(),
             AppliedAction::UpdatedService { fields } => format!("updated {}", fields.join(", ")),
             AppliedAction::TaggedService => "tagged service".to_string(),
+            AppliedAction::UntaggedService { keys } => format!("untagged {}", keys.join(", ")),
         };
         self.say(id, Some(line), None);
     }
