@@ -171,6 +171,8 @@ pub async fn apply<E: EcsWrite>(
         }
     }
 
+    // A dependency outside this plan (in sync, or not being changed) holds nobody back.
+    let in_plan: BTreeSet<ServiceId> = plan.services.iter().filter_map(|s| s.id.clone()).collect();
     let mut running = FuturesUnordered::new();
     loop {
         // Start every waiting service whose dependencies are done, up to the concurrency limit.
@@ -190,7 +192,7 @@ pub async fn apply<E: EcsWrite>(
                 .collect();
             if dependencies
                 .iter()
-                .any(|d| !done.contains_key(d) && by_id.contains_key(d))
+                .any(|d| !done.contains_key(d) && in_plan.contains(d))
             {
                 index += 1;
                 continue;

@@ -109,3 +109,97 @@ pub struct ServiceUpdate {
     /// The fields to change; every `None` field is left as it is.
     pub spec: ServiceSpec,
 }
+
+// A shared adapter is an adapter: the daemon holds one `Arc` for ECS and ECR reads and writes.
+impl<T: EcsRead> EcsRead for Arc<T> {
+    type Error = T::Error;
+
+    fn describe_services(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<ServiceLookup>, Self::Error>> + Send {
+        T::describe_services(self, cluster, names)
+    }
+
+    fn describe_task_definition(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Arc<LiveTaskDefinition>, Self::Error>> + Send {
+        T::describe_task_definition(self, arn)
+    }
+
+    fn list_services(
+        &self,
+        cluster: &str,
+    ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send {
+        T::list_services(self, cluster)
+    }
+}
+
+impl<T: ImageRegistry> ImageRegistry for Arc<T> {
+    type Error = T::Error;
+
+    fn describe_images(
+        &self,
+        images: &[EcrImage],
+    ) -> impl Future<Output = Result<Vec<ImageResolution>, Self::Error>> + Send {
+        T::describe_images(self, images)
+    }
+}
+
+impl<T: EcsWrite> EcsWrite for Arc<T> {
+    fn register_task_definition(
+        &self,
+        spec: &TaskDefinitionSpec,
+    ) -> impl Future<Output = Result<Arc<LiveTaskDefinition>, Self::Error>> + Send {
+        T::register_task_definition(self, spec)
+    }
+
+    fn latest_active_task_definition(
+        &self,
+        family: &str,
+    ) -> impl Future<Output = Result<Option<Arc<LiveTaskDefinition>>, Self::Error>> + Send {
+        T::latest_active_task_definition(self, family)
+    }
+
+    fn create_service(
+        &self,
+        id: &ServiceId,
+        spec: &ServiceSpec,
+        task_definition_arn: &str,
+    ) -> impl Future<Output = Result<LiveService, Self::Error>> + Send {
+        T::create_service(self, id, spec, task_definition_arn)
+    }
+
+    fn update_service(
+        &self,
+        id: &ServiceId,
+        update: &ServiceUpdate,
+    ) -> impl Future<Output = Result<LiveService, Self::Error>> + Send {
+        T::update_service(self, id, update)
+    }
+
+    fn delete_service(
+        &self,
+        id: &ServiceId,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        T::delete_service(self, id)
+    }
+
+    fn tag_resource(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        T::tag_resource(self, arn, tags)
+    }
+
+    fn untag_resource(
+        &self,
+        arn: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        T::untag_resource(self, arn, keys)
+    }
+}

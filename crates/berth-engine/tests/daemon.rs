@@ -370,3 +370,32 @@ async fn not_ready_before_the_first_reconcile() {
     let readiness = reconciler.state().read().await.readiness();
     assert!(readiness.is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_dependency_that_is_already_in_sync_does_not_hold_its_dependent_back() {
+    let ecs = FakeEcs::new();
+    let (mut reconciler, _) = reconciler(&ecs, options());
+    let depends = |m: ManifestText| m.set(5, "  cluster: prod\n  dependsOn: [api]");
+    let commit = snapshot(
+        "c1",
+        &[("api", web().named("api")), ("web", depends(web()))],
+    );
+    reconciler.reconcile(&commit).await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    reconciler.reconcile(&commit).await;
+    assert_eq!(status(&reconciler, "api").await, Status::Synced);
+
+    let bump = snapshot(
+        "c2",
+        &[
+            ("api", web().named("api")),
+            ("web", depends(web()).replace("web:1.4.2", "web:1.5.0")),
+        ],
+    );
+    reconciler.reconcile(&bump).await;
+    assert_eq!(
+        status(&reconciler, "web").await,
+        Status::Progressing,
+        "applied, not waiting on api"
+    );
+}

@@ -2,38 +2,21 @@
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use berth_core::manifest::SourceFile;
 
-/// Why a manifest set could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// The path given does not exist.
-    #[error("{path}: no such file or directory; pass the directory that holds your manifests")]
-    NotFound {
-        /// The path as given.
-        path: PathBuf,
-    },
-    /// A file or directory could not be read.
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        /// What could not be read.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// A manifest file is not UTF-8 text.
-    #[error("{path}: not UTF-8 text; manifests must be UTF-8 YAML")]
-    NotText {
-        /// The file.
-        path: PathBuf,
-    },
+use crate::SourceError;
+
+/// Whether a directory entry is hidden (`.git`, `.web.yaml.swp`): hidden entries are skipped,
+/// in directories and in git trees alike.
+pub(crate) fn is_hidden(name: &str) -> bool {
+    name.starts_with('.')
 }
 
 /// Whether a file name is a manifest (or defaults) file.
-fn is_manifest_name(name: &str) -> bool {
-    !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml"))
+pub(crate) fn is_manifest_name(name: &str) -> bool {
+    !is_hidden(name) && (name.ends_with(".yaml") || name.ends_with(".yml"))
 }
 
 /// Reads every manifest under `root` (a directory, walked recursively, skipping hidden entries
@@ -70,7 +53,7 @@ fn walk(dir: &Path, prefix: &str, files: &mut Vec<SourceFile>) -> Result<(), Sou
     for entry in fs::read_dir(dir).map_err(read_error)? {
         let entry = entry.map_err(read_error)?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
+        if is_hidden(&name) {
             continue;
         }
         let path = entry.path();

@@ -1,5 +1,23 @@
-//! berth-source: reads manifest sets from where they live (a local directory today; git next).
+//! berth-source: reads manifest sets from where they live.
+//!
+//! - a git branch ([`git`]): a bare cache clone, incremental fetches, manifests read from commit
+//!   trees (no checkout), HTTPS token or SSH key authentication;
+//! - a local directory ([`read_path`]), watched for changes with [`watch::DirWatcher`], with
+//!   [`content_revision`] standing in for a commit id.
+//!
+//! Both give the same `Vec<SourceFile>`: every `*.yaml`/`*.yml` file, hidden entries skipped,
+//! paths relative to the manifest root, `/`-separated and sorted.
 
 mod dir;
+mod error;
+pub mod git;
+mod revision;
+mod secret;
+pub mod watch;
 
-pub use dir::{SourceError, read_path};
+pub use dir::read_path;
+pub use error::SourceError;
+pub use git::{Commit, GitAuth, GitConfig, GitSource};
+pub use revision::content_revision;
+pub use secret::Secret;
+pub use watch::DirWatcher;

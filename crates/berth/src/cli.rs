@@ -45,6 +45,8 @@ pub enum LogFormat {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The daemon: watch the source, reconcile continuously, serve health, metrics and status.
+    Run(RunArgs),
     /// Load and validate manifests offline; exit 1 listing every error as file:line:col.
     Validate(ValidateArgs),
     /// Print the RegisterTaskDefinition and CreateService input berth would send.
@@ -240,4 +242,51 @@ pub struct ApplyArgs {
     /// Commit being applied, for the `berth:revision` tag.
     #[arg(long, env = "BERTH_REVISION")]
     pub revision: Option<String>,
+}
+
+/// `berth run`: every config key can also be given as a flag or `BERTH_*` variable (they win).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The config file (`berth.yaml`).
+    #[arg(long, env = "BERTH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// `source.url`: a git URL, or a local directory (watched when it is not a git repo).
+    #[arg(long, env = "BERTH_SOURCE_URL")]
+    pub source_url: Option<String>,
+    /// `source.branch`.
+    #[arg(long, env = "BERTH_SOURCE_BRANCH")]
+    pub branch: Option<String>,
+    /// `source.path`: the manifests' directory inside the repository.
+    #[arg(long, env = "BERTH_SOURCE_PATH")]
+    pub source_path: Option<String>,
+    /// `source.pollInterval`.
+    #[arg(long, env = "BERTH_POLL_INTERVAL")]
+    pub poll_interval: Option<humantime::Duration>,
+    /// AWS connection (`aws.region`, `aws.endpointUrl`).
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// `reconcile.interval`.
+    #[arg(long, env = "BERTH_INTERVAL")]
+    pub interval: Option<humantime::Duration>,
+    /// `reconcile.concurrency`.
+    #[arg(long, env = "BERTH_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// `reconcile.prune`.
+    #[arg(long, env = "BERTH_PRUNE")]
+    pub prune: Option<bool>,
+    /// `reconcile.maxPrune`.
+    #[arg(long, env = "BERTH_MAX_PRUNE")]
+    pub max_prune: Option<usize>,
+    /// `reconcile.selfHeal`.
+    #[arg(long, env = "BERTH_SELF_HEAL")]
+    pub self_heal: Option<bool>,
+    /// `reconcile.progressDeadline`.
+    #[arg(long, env = "BERTH_PROGRESS_DEADLINE")]
+    pub progress_deadline: Option<humantime::Duration>,
+    /// `server.listen`.
+    #[arg(long, env = "BERTH_LISTEN")]
+    pub listen: Option<String>,
+    /// A variable for `${NAME}` (repeatable; wins over `vars:`).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
 }

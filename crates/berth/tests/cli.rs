@@ -202,3 +202,189 @@ fn help_lists_the_commands() {
         assert!(text.contains(command), "{text}");
     }
 }
+
+/// `berth` with static credentials for the emulator and no AWS configuration from this machine.
+fn berth_against(endpoint: &str, args: &[&str]) -> Output {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--endpoint-url", endpoint, "--region", "us-east-1"]);
+    Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(&all)
+        .current_dir(workspace_root())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("BERTH_LOG")
+        .output()
+        .expect("run berth")
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        stdout(output),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The summary table's rows: `(service, result)`.
+fn summary(output: &Output) -> Vec<(String, String)> {
+    let text = stdout(output);
+    text.lines()
+        .skip_while(|line| !line.starts_with("SERVICE "))
+        .skip(1)
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((words.next()?.to_string(), words.next()?.to_string()))
+        })
+        .collect()
+}
+
+/// Issue 4, end to end: the example estate applied by the binary against a private emulator
+/// (the CLI cannot send the per-test account header, so it gets moto's default account).
+#[test]
+fn apply_creates_the_example_estate_then_plan_is_clean_and_a_failing_image_exits_1() {
+    use berth_testkit::http::post_json;
+    use serde_json::json;
+
+    let emulator = berth_testkit::Emulator::start().expect("emulator");
+    let endpoint = emulator.endpoint();
+    let set = |setting: &str, body: serde_json::Value| {
+        let response = post_json(
+            emulator.addr(),
+            &format!("/berth-moto/{setting}"),
+            &[],
+            &body,
+        )
+        .expect("berth-moto");
+        assert!(response.is_success(), "{}", response.text());
+    };
+    set("rollout-seconds", json!(0.2));
+    set("failing-images", json!(["bad:broken"]));
+    let account = emulator.default_account();
+    for cluster in ["prod", "staging"] {
+        account
+            .ecs("CreateCluster", json!({ "clusterName": cluster }))
+            .expect("CreateCluster");
+    }
+    for (repository, tag) in [
+        ("web", "1.4.2"),
+        ("web", "1.5.0"),
+        ("api", "2.0.1"),
+        ("api", "2.1.0"),
+        ("worker", "3.1.0"),
+        ("worker", "3.2.0"),
+        ("billing", "0.9.0"),
+        ("bad", "broken"),
+    ] {
+        account.push_image(repository, tag).expect("push");
+    }
+    let network = account.default_network().expect("default VPC");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vars = dir.path().join("vars.yaml");
+    std::fs::write(
+        &vars,
+        format!(
+            "ACCOUNT: \"{}\"\nREGION: us-east-1\nSUBNET_A: {}\nSUBNET_B: {}\nSECURITY_GROUP: {}\n",
+            account.id(),
+            network.subnets[0],
+            network.subnets[1],
+            network.security_group
+        ),
+    )
+    .expect("write vars");
+    let vars = vars.to_string_lossy().into_owned();
+    let apply_flags = [
+        "--progress-deadline",
+        "30s",
+        "--poll-interval",
+        "200ms",
+        "--revision",
+        "c0ffee1",
+    ];
+
+    // Not on a terminal and no --yes: refused before anything changes.
+    let mut args = vec!["apply", "manifests", "--vars-file", &vars];
+    args.extend(apply_flags);
+    let refused = berth_against(&endpoint, &args);
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--yes"),
+        "{}",
+        describe(&refused)
+    );
+    let listed = account
+        .ecs("ListServices", json!({ "cluster": "prod" }))
+        .expect("ListServices");
+    assert_eq!(listed["serviceArns"], json!([]), "nothing was created");
+
+    args.push("--yes");
+    let applied = berth_against(&endpoint, &args);
+    println!("{}", describe(&applied));
+    assert_eq!(applied.status.code(), Some(0), "{}", describe(&applied));
+    let rows = summary(&applied);
+    assert_eq!(rows.len(), 7, "{}", describe(&applied));
+    assert!(
+        rows.iter().all(|(_, result)| result == "Synced"),
+        "{rows:?}"
+    );
+
+    let planned = berth_against(&endpoint, &["plan", "manifests", "--vars-file", &vars]);
+    assert_eq!(planned.status.code(), Some(0), "{}", describe(&planned));
+
+    // A copy of the estate where reports gets an image whose tasks never start, and worker a
+    // new tag: reports is rolled back and Failed (exit 1), worker still converges.
+    let estate = dir.path().join("manifests");
+    for sub in ["prod", "staging"] {
+        std::fs::create_dir_all(estate.join(sub)).expect("mkdir");
+        for entry in std::fs::read_dir(workspace_root().join("manifests").join(sub)).expect("ls") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("read");
+            let text = match path.file_name().and_then(|n| n.to_str()) {
+                Some("reports.yaml") => text.replace("/worker:3.1.0", "/bad:broken"),
+                Some("backend.yaml") => text.replace("/worker:3.1.0", "/worker:3.2.0"),
+                _ => text,
+            };
+            std::fs::write(estate.join(sub).join(path.file_name().expect("name")), text)
+                .expect("write");
+        }
+    }
+    let estate = estate.to_string_lossy().into_owned();
+    let mut args = vec![
+        "apply",
+        &estate,
+        "--vars-file",
+        &vars,
+        "--source-id",
+        "manifests",
+        "--yes",
+    ];
+    args.extend(apply_flags);
+    let failed = berth_against(&endpoint, &args);
+    println!("{}", describe(&failed));
+    assert_eq!(failed.status.code(), Some(1), "{}", describe(&failed));
+    let rows = summary(&failed);
+    assert!(
+        rows.contains(&("prod/reports".to_string(), "Failed".to_string())),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&("prod/worker".to_string(), "Synced".to_string())),
+        "{rows:?}"
+    );
+    let text = stdout(&failed);
+    assert!(
+        text.lines().any(|l| l.starts_with("prod/reports")
+            && l.contains("Failed")
+            && l.contains("last ECS event")),
+        "{text}"
+    );
+    assert!(
+        text.contains("deployment failed"),
+        "ECS's events are shown: {text}"
+    );
+}

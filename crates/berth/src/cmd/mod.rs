@@ -4,6 +4,7 @@ mod apply;
 mod import;
 mod plan;
 mod render;
+mod run;
 mod validate;
 
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ use crate::cli::{AwsArgs, Cli, Command, ManifestArgs};
 /// Runs the command `cli` names.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(args) => run::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Plan(args) => plan::run(&args),

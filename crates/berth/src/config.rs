@@ -1,0 +1,186 @@
+//! `berth.yaml`: the daemon's configuration file, read with the same positioned YAML as
+//! manifests so that a mistake is reported as `berth.yaml:line:column: key: message`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Deserializer};
+
+/// The whole file (SPEC "Configuration"); every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConfigFile {
+    /// Where manifests come from.
+    #[serde(default)]
+    pub source: SourceSection,
+    /// How to reach AWS.
+    #[serde(default)]
+    pub aws: AwsSection,
+    /// How to reconcile.
+    #[serde(default)]
+    pub reconcile: ReconcileSection,
+    /// Variables for `${NAME}` in manifests.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// The HTTP listener.
+    #[serde(default)]
+    pub server: ServerSection,
+}
+
+/// `source:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SourceSection {
+    /// A git URL, or a local directory (watched for changes when it is not a git repository).
+    pub url: Option<String>,
+    /// Branch to track.
+    pub branch: Option<String>,
+    /// Directory inside the repository.
+    pub path: Option<String>,
+    /// How often to fetch.
+    #[serde(default, deserialize_with = "duration")]
+    pub poll_interval: Option<Duration>,
+    /// Credentials.
+    #[serde(default)]
+    pub auth: AuthSection,
+    /// Where clones are cached.
+    pub cache_dir: Option<String>,
+    /// `/readyz` turns not-ready after the source was unreadable this long.
+    #[serde(default, deserialize_with = "duration")]
+    pub staleness: Option<Duration>,
+}
+
+/// `source.auth:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuthSection {
+    /// Environment variable holding an HTTPS token.
+    pub token_env: Option<String>,
+    /// File holding an HTTPS token.
+    pub token_file: Option<String>,
+    /// SSH deploy key file.
+    pub ssh_key_file: Option<String>,
+}
+
+/// `aws:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AwsSection {
+    /// Region.
+    pub region: Option<String>,
+    /// Endpoint override (an emulator).
+    pub endpoint_url: Option<String>,
+}
+
+/// `reconcile:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReconcileSection {
+    /// Full reconcile at least this often.
+    #[serde(default, deserialize_with = "duration")]
+    pub interval: Option<Duration>,
+    /// Services applied at once.
+    pub concurrency: Option<usize>,
+    /// Delete services git no longer has.
+    pub prune: Option<bool>,
+    /// At most this many prunes per reconcile.
+    pub max_prune: Option<usize>,
+    /// Revert drift.
+    pub self_heal: Option<bool>,
+    /// Rollout deadline.
+    #[serde(default, deserialize_with = "duration")]
+    pub progress_deadline: Option<Duration>,
+}
+
+/// `server:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServerSection {
+    /// Listen address.
+    pub listen: Option<String>,
+    /// Environment variable holding the GitHub webhook secret.
+    pub webhook_secret_env: Option<String>,
+    /// Environment variable holding the `/reconcile` bearer token.
+    pub token_env: Option<String>,
+}
+
+/// A duration written as `30s`, `5m`, `1h30m`.
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    text.map(|t| {
+        humantime::parse_duration(&t).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "`{t}` is not a duration ({e}); write e.g. `30s`, `5m` or `1h`"
+            ))
+        })
+    })
+    .transpose()
+}
+
+impl ConfigFile {
+    /// Reads and checks `path`; errors name the file, line, column and key.
+    pub fn read(path: &Path) -> anyhow::Result<ConfigFile> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read config", path.display()))?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    /// Parses config text named `name` (for messages).
+    pub fn parse(name: &str, text: &str) -> anyhow::Result<ConfigFile> {
+        let file: Arc<str> = Arc::from(name);
+        let documents = berth_core::yaml::parse_documents(&file, text)
+            .map_err(|diag| anyhow::anyhow!("{diag}"))?;
+        let Some(document) = documents.first() else {
+            return Ok(ConfigFile::default());
+        };
+        berth_core::de::from_node(document).map_err(|err| {
+            let at = err
+                .span
+                .as_ref()
+                .map_or_else(|| name.to_string(), ToString::to_string);
+            anyhow::anyhow!("{at}: {err}")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_spec_example() {
+        let config = ConfigFile::parse(
+            "berth.yaml",
+            "source:\n  url: https://github.com/acme/deploy.git\n  branch: main\n  path: manifests/prod\n  pollInterval: 60s\n  auth: {tokenEnv: GIT_TOKEN}\naws:\n  region: us-east-1\nreconcile:\n  interval: 5m\n  concurrency: 8\n  prune: false\n  maxPrune: 1\n  selfHeal: true\n  progressDeadline: 10m\nvars: {ACCOUNT: \"123456789012\"}\nserver:\n  listen: 0.0.0.0:8080\n  webhookSecretEnv: BERTH_WEBHOOK_SECRET\n  tokenEnv: BERTH_API_TOKEN\n",
+        )
+        .expect("valid");
+        assert_eq!(config.source.poll_interval, Some(Duration::from_secs(60)));
+        assert_eq!(config.reconcile.interval, Some(Duration::from_secs(300)));
+        assert_eq!(config.source.auth.token_env.as_deref(), Some("GIT_TOKEN"));
+        assert_eq!(
+            config.vars.get("ACCOUNT").map(String::as_str),
+            Some("123456789012")
+        );
+    }
+
+    #[test]
+    fn a_bad_key_or_duration_names_file_line_and_key() {
+        let err = ConfigFile::parse("berth.yaml", "reconcile:\n  intervall: 5m\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("berth.yaml:2:3: reconcile.intervall: unknown field `intervall`"),
+            "{err}"
+        );
+        let err = ConfigFile::parse("berth.yaml", "reconcile:\n  interval: soon\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("berth.yaml:2:13: reconcile.interval: `soon` is not a duration"),
+            "{err}"
+        );
+    }
+}
