@@ -43,8 +43,9 @@ pub const DEFAULT_ACCOUNT: &str = "123456789012";
 /// The request header that selects the moto account (12 digits) a request works in.
 pub const ACCOUNT_HEADER: &str = "x-moto-account-id";
 
-/// How long a starting emulator may take to answer `GET /moto-api/`.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long moto may take to answer. Python imports all of moto at start; on a loaded 2-core CI
+/// machine that has been seen to take over 30 s.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How often a start is tried on a fresh port when the chosen one was taken meanwhile.
 const START_ATTEMPTS: u32 = 3;
