@@ -45,7 +45,7 @@ impl Aws {
             .ok_or_else(|| {
                 incomplete("RegisterTaskDefinition", "taskDefinition.taskDefinitionArn")
             })?;
-        tracing::info!(task_definition = arn, "registered task definition");
+        tracing::debug!(task_definition = arn, "registered task definition");
         self.describe_task_definition(arn).await
     }
 
@@ -96,7 +96,7 @@ impl Aws {
         let service = output
             .service()
             .ok_or_else(|| incomplete("CreateService", "service"))?;
-        tracing::info!(task_definition = task_definition_arn, "created service");
+        tracing::debug!(task_definition = task_definition_arn, "created service");
         live_service(&id.cluster, service)
     }
 
@@ -119,7 +119,7 @@ impl Aws {
         let service = output
             .service()
             .ok_or_else(|| incomplete("UpdateService", "service"))?;
-        tracing::info!(task_definition = task_definition_arn, "updated service");
+        tracing::debug!(task_definition = task_definition_arn, "updated service");
         live_service(&id.cluster, service)
     }
 
@@ -132,7 +132,7 @@ impl Aws {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ECS", "DeleteService", e))?;
-        tracing::info!(service = %id, "deleted service");
+        tracing::debug!(service = %id, "deleted service");
         Ok(())
     }
 

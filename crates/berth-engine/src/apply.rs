@@ -665,6 +665,7 @@ async fn update<E: EcsWrite>(
         ecs.tag_resource(&live_service.arn, &all)
             .await
             .map_err(|e| format!("TagResource failed: {e}"))?;
+        info!(tags = ?all, "tagged service");
         observer.action(id, &AppliedAction::TaggedService);
         actions.push(AppliedAction::TaggedService);
         // Tags the manifest dropped (berth's own and AWS's are never removed).
@@ -679,6 +680,7 @@ async fn update<E: EcsWrite>(
             ecs.untag_resource(&live_service.arn, &dropped)
                 .await
                 .map_err(|e| format!("UntagResource failed: {e}"))?;
+            info!(keys = ?dropped, "untagged service");
             let action = AppliedAction::UntaggedService { keys: dropped };
             observer.action(id, &action);
             actions.push(action);

@@ -399,3 +399,53 @@ async fn a_dependency_that_is_already_in_sync_does_not_hold_its_dependent_back()
         "applied, not waiting on api"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_file_that_stops_parsing_keeps_its_service_invalid_and_untouched() {
+    let ecs = FakeEcs::new();
+    let (mut reconciler, _) = reconciler(
+        &ecs,
+        DaemonOptions {
+            prune: true,
+            max_prune: 5,
+            ..options()
+        },
+    );
+    reconciler
+        .reconcile(&snapshot(
+            "c1",
+            &[("web", web()), ("api", web().named("api"))],
+        ))
+        .await;
+    let broken = snapshot(
+        "c2",
+        &[
+            ("web", web()),
+            ("api", web().named("api").replace("cpu: 256", "cpu: [256")),
+        ],
+    );
+    reconciler.reconcile(&broken).await;
+    let state = reconciler.state().read().await.clone();
+    let api = state
+        .service(&ServiceId::new("prod", "api"))
+        .expect("api is still listed");
+    assert_eq!(api.status, Status::Invalid);
+    let error = api.last_error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with("prod/api.yaml:") && error.contains("YAML"),
+        "{error}"
+    );
+    assert_eq!(state.invalid_files.len(), 1);
+    assert_eq!(state.invalid_files[0].file, "prod/api.yaml");
+    assert_eq!(ecs.count("DeleteService"), 0);
+    assert_eq!(ecs.count("UpdateService"), 0, "api was left as it is");
+
+    // Still broken a commit later: still known.
+    reconciler
+        .reconcile(&Snapshot {
+            revision: "c3".into(),
+            ..broken
+        })
+        .await;
+    assert_eq!(status(&reconciler, "api").await, Status::Invalid);
+}

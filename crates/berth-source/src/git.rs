@@ -398,6 +398,12 @@ impl GitSource {
     }
 }
 
+/// Whether `path` is a git repository, bare (`deploy.git`) or with a work tree (`.git` inside):
+/// such a directory is followed as git, by commit; any other directory is read as files.
+pub fn is_repository(path: &Path) -> bool {
+    git2::Repository::open(path).is_ok()
+}
+
 /// The directory a local URL (`/srv/deploy.git`, `./deploy`, `file:///srv/deploy.git`) names;
 /// `None` for network URLs, including scp-like `git@host:org/repo.git`.
 fn local_path(url: &str) -> Option<PathBuf> {

@@ -83,6 +83,22 @@ pub struct Emulator {
     child: Child,
 }
 
+/// Sets up `command` (a `berth` process) to reach an emulator with the AWS SDK: static test
+/// credentials, and nothing from this machine's AWS configuration (profile, config files,
+/// instance metadata, an endpoint override, `BERTH_LOG`) that could send it elsewhere or change
+/// what it prints. The endpoint itself is the caller's flag or config.
+pub fn isolate_aws_environment(command: &mut Command) -> &mut Command {
+    command
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("BERTH_LOG")
+}
+
 impl Emulator {
     /// The emulator shared by every test in this process, started on first use on a free port
     /// with the moto installation that [`MotoSearch::from_env`] finds. It lives until the process

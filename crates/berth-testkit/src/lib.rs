@@ -29,6 +29,9 @@ pub mod http;
 pub mod locate;
 mod xml;
 
-pub use emulator::{ACCOUNT_HEADER, DEFAULT_ACCOUNT, Emulator, Network, REGION, TestAccount};
+pub use emulator::{
+    ACCOUNT_HEADER, DEFAULT_ACCOUNT, Emulator, Network, REGION, TestAccount,
+    isolate_aws_environment,
+};
 pub use error::EmulatorError;
 pub use locate::{INSTALL_COMMAND, MOTO_ENV, MOTO_VERSION, MotoSearch, workspace_root};

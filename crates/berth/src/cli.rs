@@ -29,8 +29,10 @@ pub struct GlobalArgs {
     )]
     pub log_format: LogFormat,
     /// Log level filter (`info`, `debug`, `berth=debug,warn`); `BERTH_LOG` overrides it.
-    #[arg(long, global = true, default_value = "warn", env = "BERTH_LOG_LEVEL")]
-    pub log_level: String,
+    /// Defaults to `info` for `berth run` (its log is the reconcile record) and `warn` for the
+    /// one-shot commands, whose output is their report.
+    #[arg(long, global = true, env = "BERTH_LOG_LEVEL")]
+    pub log_level: Option<String>,
 }
 
 /// Log output formats.
@@ -46,7 +48,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The daemon: watch the source, reconcile continuously, serve health, metrics and status.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Load and validate manifests offline; exit 1 listing every error as file:line:col.
     Validate(ValidateArgs),
     /// Print the RegisterTaskDefinition and CreateService input berth would send.
@@ -262,6 +264,21 @@ pub struct RunArgs {
     /// `source.pollInterval`.
     #[arg(long, env = "BERTH_POLL_INTERVAL")]
     pub poll_interval: Option<humantime::Duration>,
+    /// `source.staleness`: `/readyz` turns not-ready after the source was unreadable this long.
+    #[arg(long, env = "BERTH_STALENESS")]
+    pub staleness: Option<humantime::Duration>,
+    /// `source.cacheDir`: where the git clone is kept.
+    #[arg(long, env = "BERTH_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// `source.auth.tokenEnv`: the environment variable holding an HTTPS token.
+    #[arg(long, env = "BERTH_SOURCE_TOKEN_ENV")]
+    pub token_env: Option<String>,
+    /// `source.auth.tokenFile`: a file holding an HTTPS token.
+    #[arg(long, env = "BERTH_SOURCE_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// `source.auth.sshKeyFile`: an SSH deploy key.
+    #[arg(long, env = "BERTH_SSH_KEY_FILE")]
+    pub ssh_key_file: Option<PathBuf>,
     /// AWS connection (`aws.region`, `aws.endpointUrl`).
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -286,6 +303,14 @@ pub struct RunArgs {
     /// `server.listen`.
     #[arg(long, env = "BERTH_LISTEN")]
     pub listen: Option<String>,
+    /// `server.webhookSecretEnv`: the environment variable holding the GitHub webhook secret
+    /// (default `BERTH_WEBHOOK_SECRET`).
+    #[arg(long, env = "BERTH_WEBHOOK_SECRET_ENV")]
+    pub webhook_secret_env: Option<String>,
+    /// `server.tokenEnv`: the environment variable holding the `POST /reconcile` bearer token
+    /// (default `BERTH_API_TOKEN`).
+    #[arg(long, env = "BERTH_API_TOKEN_ENV")]
+    pub api_token_env: Option<String>,
     /// A variable for `${NAME}` (repeatable; wins over `vars:`).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,

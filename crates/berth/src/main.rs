@@ -10,7 +10,11 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_tracing(&cli.global);
+    let default_level = match cli.command {
+        cli::Command::Run(_) => "info",
+        _ => "warn",
+    };
+    init_tracing(&cli.global, default_level);
     match cmd::run(cli) {
         Ok(code) => code,
         // `berth validate | head` closes stdout early; that is not an error.
@@ -28,9 +32,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(global: &cli::GlobalArgs) {
+fn init_tracing(global: &cli::GlobalArgs, default_level: &str) {
+    let level = global.log_level.as_deref().unwrap_or(default_level);
     let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&global.log_level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -3,6 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// `berth run` end to end (issue: daemon).
+#[path = "cli/daemon.rs"]
+mod daemon;
+
 fn berth(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)
@@ -207,17 +211,9 @@ fn help_lists_the_commands() {
 fn berth_against(endpoint: &str, args: &[&str]) -> Output {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--endpoint-url", endpoint, "--region", "us-east-1"]);
-    Command::new(env!("CARGO_BIN_EXE_berth"))
+    berth_testkit::isolate_aws_environment(&mut Command::new(env!("CARGO_BIN_EXE_berth")))
         .args(&all)
         .current_dir(workspace_root())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("BERTH_LOG")
         .output()
         .expect("run berth")
 }

@@ -20,7 +20,7 @@ use tracing::{info, warn};
 
 pub use backoff::Backoff;
 pub use reconcile::{Reconciler, Requeue};
-pub use state::{DaemonState, NoTelemetry, ServiceState, Status, Telemetry};
+pub use state::{DaemonState, InvalidFile, NoTelemetry, ServiceState, Status, Telemetry};
 
 /// The manifests at one revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +76,9 @@ pub struct DaemonOptions {
     pub backoff: Backoff,
     /// `/readyz` turns not-ready when the source could not be read for longer than this.
     pub staleness: Duration,
+    /// Retry delays after a failed fetch (capped by `poll_interval`): a blip is retried soon,
+    /// an outage is not hammered.
+    pub fetch_backoff: Backoff,
 }
 
 impl Default for DaemonOptions {
@@ -93,6 +96,10 @@ impl Default for DaemonOptions {
             repository: String::new(),
             backoff: Backoff::default(),
             staleness: Duration::from_secs(600),
+            fetch_backoff: Backoff {
+                min: Duration::from_secs(1),
+                max: Duration::from_secs(60),
+            },
         }
     }
 }
@@ -118,6 +125,7 @@ pub async fn run<S, E, R>(
     let mut requeue: Option<tokio::time::Instant> = None;
     let mut forced = false;
     let mut triggers_open = true;
+    let mut fetch_failures: u32 = 0;
     loop {
         if *shutdown.borrow() {
             break;
@@ -136,9 +144,11 @@ pub async fn run<S, E, R>(
                     .is_none_or(|last| last.revision != snapshot.revision);
                 state.write().await.fetched_ok(&snapshot.revision);
                 last_good = Some(snapshot);
+                fetch_failures = 0;
             }
             Err(error) => {
-                warn!(%error, "source fetch failed; keeping the last good revision");
+                fetch_failures = fetch_failures.saturating_add(1);
+                warn!(%error, failures = fetch_failures, "source fetch failed; keeping the last good revision");
                 state.write().await.fetch_failed(error);
             }
         }
@@ -158,7 +168,15 @@ pub async fn run<S, E, R>(
         }
 
         // Wait for the next reason to look again.
-        let mut wake = (tokio::time::Instant::now() + options.poll_interval).min(next_full);
+        let next_fetch = if fetch_failures > 0 {
+            options
+                .fetch_backoff
+                .delay(fetch_failures)
+                .min(options.poll_interval)
+        } else {
+            options.poll_interval
+        };
+        let mut wake = (tokio::time::Instant::now() + next_fetch).min(next_full);
         if let Some(at) = requeue {
             wake = wake.min(at);
         }

@@ -16,7 +16,7 @@ use tokio::sync::RwLock;
 use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use super::state::{ReconcileSummary, ServiceState, Status};
+use super::state::{InvalidFile, ReconcileSummary, ServiceState, Status};
 use super::{DaemonOptions, DaemonState, Snapshot, Telemetry};
 use crate::apply::{
     AppliedAction, ApplyObserver, ApplyOptions, ServiceOutcome, ServiceReport, apply,
@@ -60,6 +60,9 @@ pub struct Reconciler<E, R> {
     state: Arc<RwLock<DaemonState>>,
     telemetry: Arc<dyn Telemetry>,
     memory: BTreeMap<ServiceId, Memory>,
+    /// The services each manifest file declared when it last loaded: when a file stops parsing,
+    /// its services are still known (reported Invalid, never touched) instead of vanishing.
+    file_services: BTreeMap<Arc<str>, BTreeSet<ServiceId>>,
 }
 
 fn manifest_hash(manifest: &ServiceManifest) -> u64 {
@@ -86,6 +89,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             state,
             telemetry,
             memory: BTreeMap::new(),
+            file_services: BTreeMap::new(),
         }
     }
 
@@ -164,15 +168,20 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         let manifests: BTreeMap<&ServiceId, &ServiceManifest> =
             outcome.services.iter().map(|m| (&m.id, m)).collect();
         let now = Instant::now();
+        let (file_services, unparsed) = self.remember_files(&outcome);
 
         let mut statuses: BTreeMap<ServiceId, ServiceState> = BTreeMap::new();
         let mut to_apply: Vec<ServicePlan> = Vec::new();
         let mut prune_candidates: Vec<&LiveService> = Vec::new();
         for service in &plan.services {
             let Some(id) = &service.id else {
-                // A file that did not parse: its services are unknown (and nothing is pruned).
+                // A file that did not parse: the services it declared before are reported
+                // Invalid below; new ones are unknown (and nothing is pruned either way).
                 continue;
             };
+            if unparsed.contains_key(id) {
+                continue;
+            }
             let manifest = manifests.get(id).copied();
             let hash = manifest.map_or(0, manifest_hash);
             let memory = self.memory.entry(id.clone()).or_default();
@@ -198,14 +207,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             match &service.action {
                 Action::Invalid { diagnostics } => {
                     state.status = Status::Invalid;
-                    state.last_error = Some(
-                        diagnostics
-                            .iter()
-                            .filter(|d| d.severity == Severity::Error)
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    );
+                    state.last_error = Some(error_text(diagnostics));
                 }
                 Action::Suspended { changes } => {
                     state.status = Status::Suspended;
@@ -313,6 +315,37 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             statuses.insert(id.clone(), state);
         }
 
+        for (id, (origin, error)) in &unparsed {
+            let live_service = live
+                .services
+                .get(id)
+                .or_else(|| live.unlisted.iter().find(|s| &s.id == id));
+            warn!(service = %id, file = %origin, %error, "manifest file does not parse; service left as it is");
+            statuses.insert(
+                id.clone(),
+                ServiceState {
+                    status: Status::Invalid,
+                    manifest: Some(origin.to_string()),
+                    desired_task_definition: None,
+                    live_task_definition: live_service.map(|s| s.task_definition_arn.clone()),
+                    rollout: live_service.and_then(primary_rollout),
+                    last_error: Some(error.clone()),
+                    next_retry_seconds: None,
+                    pending_changes: Vec::new(),
+                },
+            );
+        }
+        self.file_services = file_services;
+        let invalid_files: Vec<InvalidFile> = outcome
+            .invalid
+            .iter()
+            .filter(|invalid| invalid.id.is_none())
+            .map(|invalid| InvalidFile {
+                file: invalid.origin.file.to_string(),
+                error: error_text(&invalid.diagnostics),
+            })
+            .collect();
+
         // Apply, without following rollouts: a rollout is looked at again on the next pass.
         let apply_options = ApplyOptions {
             concurrency: self.options.concurrency,
@@ -386,6 +419,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         for (id, service) in statuses {
             state.services.insert(id.to_string(), service);
         }
+        state.invalid_files = invalid_files;
         state.last_reconcile = Some(ReconcileSummary {
             revision: snapshot.revision.clone(),
             result,
@@ -396,6 +430,61 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             prune,
         });
         requeue
+    }
+
+    /// Updates which services each file declares, and returns the new map (to keep once this
+    /// reconcile is done) with the services of files that no longer parse: their file and error.
+    /// A file that does not parse keeps the services it declared when it last did.
+    #[allow(clippy::type_complexity)]
+    fn remember_files(
+        &self,
+        outcome: &berth_core::manifest::LoadOutcome,
+    ) -> (
+        BTreeMap<Arc<str>, BTreeSet<ServiceId>>,
+        BTreeMap<ServiceId, (Arc<str>, String)>,
+    ) {
+        let mut files: BTreeMap<Arc<str>, BTreeSet<ServiceId>> = BTreeMap::new();
+        for manifest in &outcome.services {
+            files
+                .entry(Arc::clone(&manifest.origin.file))
+                .or_default()
+                .insert(manifest.id.clone());
+        }
+        let mut unparsed = BTreeMap::new();
+        for invalid in &outcome.invalid {
+            match &invalid.id {
+                Some(id) => {
+                    files
+                        .entry(Arc::clone(&invalid.origin.file))
+                        .or_default()
+                        .insert(id.clone());
+                }
+                None => {
+                    let known = self
+                        .file_services
+                        .get(&invalid.origin.file)
+                        .cloned()
+                        .unwrap_or_default();
+                    let error = error_text(&invalid.diagnostics);
+                    for id in &known {
+                        unparsed.insert(
+                            id.clone(),
+                            (Arc::clone(&invalid.origin.file), error.clone()),
+                        );
+                    }
+                    files.insert(Arc::clone(&invalid.origin.file), known);
+                }
+            }
+        }
+        // A service that moved to a file that parses is not lost.
+        let declared: BTreeSet<&ServiceId> = outcome
+            .services
+            .iter()
+            .map(|m| &m.id)
+            .chain(outcome.invalid.iter().filter_map(|i| i.id.as_ref()))
+            .collect();
+        unparsed.retain(|id, _| !declared.contains(id));
+        (files, unparsed)
     }
 
     /// Records what apply did to one service.
@@ -543,6 +632,16 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             None => Requeue::Interval,
         }
     }
+}
+
+/// The errors among `diagnostics`, each as `file:line:col: path: message`.
+fn error_text(diagnostics: &[berth_core::diag::Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn primary_rollout(service: &LiveService) -> Option<String> {

@@ -92,6 +92,15 @@ pub struct ReconcileSummary {
     pub prune: Vec<String>,
 }
 
+/// A manifest file that does not parse at the current revision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvalidFile {
+    /// Its path relative to the manifest root.
+    pub file: String,
+    /// Why, as `file:line:col: message`.
+    pub error: String,
+}
+
 /// Everything the daemon reports.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -106,6 +115,10 @@ pub struct DaemonState {
     pub last_reconcile: Option<ReconcileSummary>,
     /// Per service.
     pub services: BTreeMap<String, ServiceState>,
+    /// Files that do not parse (their services, when known from an earlier revision, are
+    /// listed under `services` as Invalid).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid_files: Vec<InvalidFile>,
     #[serde(skip)]
     last_fetch_ok: Option<tokio::time::Instant>,
     #[serde(skip)]

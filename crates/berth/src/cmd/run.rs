@@ -63,7 +63,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             vars
         },
         repository: url.clone(),
-        staleness: file.source.staleness.unwrap_or(Duration::from_secs(600)),
+        staleness: args
+            .staleness
+            .map(Into::into)
+            .or(file.source.staleness)
+            .unwrap_or(Duration::from_secs(600)),
         ..DaemonOptions::default()
     };
     let listen = args
@@ -76,18 +80,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let server_config = ServerConfig {
         listen,
         webhook_secret: secret_from_env(
-            &file
-                .server
+            &args
                 .webhook_secret_env
                 .clone()
+                .or(file.server.webhook_secret_env.clone())
                 .or(Some("BERTH_WEBHOOK_SECRET".into())),
         )
         .map(berth_server::Secret::new),
         api_token: secret_from_env(
-            &file
-                .server
-                .token_env
+            &args
+                .api_token_env
                 .clone()
+                .or(file.server.token_env.clone())
                 .or(Some("BERTH_API_TOKEN".into())),
         )
         .map(berth_server::Secret::new),
@@ -111,7 +115,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let (trigger_tx, trigger_rx) = mpsc::channel::<Trigger>(1);
         let local = PathBuf::from(&url);
-        let is_directory = local.is_dir() && !local.join(".git").exists();
+        let is_directory = local.is_dir() && !berth_source::git::is_repository(&local);
         let aws = Arc::new(super::connect_aws(&aws_args).await);
         let metrics = Arc::new(Metrics::new()?);
         let telemetry = Arc::new(MetricsTelemetry {
@@ -155,10 +159,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             });
             daemon::run(DirManifests { path: local }, &mut reconciler, trigger_rx, shutdown_rx).await;
         } else {
-            let mut config = GitConfig::new(url.clone(), cache_dir(&file));
+            let mut config = GitConfig::new(url.clone(), cache_dir(args, &file));
             config.branch = server_config.branch.clone();
             config.path = args.source_path.clone().or(file.source.path.clone());
-            config.auth = git_auth(&file)?;
+            config.auth = git_auth(args, &file)?;
             let source = tokio::task::spawn_blocking(move || GitSource::open(config)).await??;
             daemon::run(GitManifests { source }, &mut reconciler, trigger_rx, shutdown_rx).await;
         }
@@ -173,32 +177,41 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn cache_dir(file: &ConfigFile) -> PathBuf {
-    file.source
-        .cache_dir
+fn cache_dir(args: &RunArgs, file: &ConfigFile) -> PathBuf {
+    args.cache_dir
         .clone()
-        .map(PathBuf::from)
+        .or_else(|| file.source.cache_dir.clone().map(PathBuf::from))
         .unwrap_or_else(|| std::env::temp_dir().join("berth-git-cache"))
 }
 
-fn git_auth(file: &ConfigFile) -> anyhow::Result<GitAuth> {
+/// Git credentials: flags win over the file, an SSH key over a token.
+fn git_auth(args: &RunArgs, file: &ConfigFile) -> anyhow::Result<GitAuth> {
     let auth = &file.source.auth;
-    if let Some(key) = &auth.ssh_key_file {
+    if let Some(key) = args
+        .ssh_key_file
+        .clone()
+        .or_else(|| auth.ssh_key_file.clone().map(PathBuf::from))
+    {
         return Ok(GitAuth::SshKey {
-            private_key: PathBuf::from(key),
+            private_key: key,
             passphrase: None,
         });
     }
-    let token = match (&auth.token_env, &auth.token_file) {
-        (Some(name), _) => Some(std::env::var(name).with_context(|| {
-            format!("source.auth.tokenEnv: environment variable {name} is not set")
-        })?),
-        (None, Some(path)) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("source.auth.tokenFile: cannot read {path}"))?,
-        ),
-        (None, None) => None,
-    };
+    let token_env = args.token_env.clone().or(auth.token_env.clone());
+    let token_file = args
+        .token_file
+        .clone()
+        .or_else(|| auth.token_file.clone().map(PathBuf::from));
+    let token =
+        match (&token_env, &token_file) {
+            (Some(name), _) => Some(std::env::var(name).with_context(|| {
+                format!("source.auth.tokenEnv: environment variable {name} is not set")
+            })?),
+            (None, Some(path)) => Some(std::fs::read_to_string(path).with_context(|| {
+                format!("source.auth.tokenFile: cannot read {}", path.display())
+            })?),
+            (None, None) => None,
+        };
     Ok(match token {
         Some(token) => GitAuth::Token {
             token: Secret::new(token.trim().to_string()),
