@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use berth_core::manifest::{ServiceId, SourceFile};
 use berth_engine::daemon::{
-    Backoff, DaemonOptions, Reconciler, Requeue, Snapshot, Status, Telemetry,
+    Backoff, DaemonOptions, ManifestSource, Reconciler, Requeue, Snapshot, Status, Telemetry,
+    Trigger,
 };
 use berth_testkit::fake::{FakeEcs, FakeRegistry};
 use berth_testkit::fixtures::ManifestText;
@@ -448,4 +449,94 @@ async fn a_file_that_stops_parsing_keeps_its_service_invalid_and_untouched() {
         })
         .await;
     assert_eq!(status(&reconciler, "api").await, Status::Invalid);
+}
+
+/// A source that always serves the same snapshot, or fails while `down` is set.
+struct FixedSource {
+    snapshot: Snapshot,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    fetches: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ManifestSource for FixedSource {
+    async fn fetch(&mut self) -> Result<Snapshot, String> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            Err("remote unreachable".into())
+        } else {
+            Ok(self.snapshot.clone())
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn post_reconcile_retries_a_failed_service_at_once_and_a_failing_source_backs_off() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use tokio::sync::{mpsc, watch};
+
+    let ecs = FakeEcs::new();
+    ecs.fail_images(&digest(3));
+    let (mut reconciler, _) = reconciler(
+        &ecs,
+        DaemonOptions {
+            poll_interval: Duration::from_secs(60),
+            interval: Duration::from_secs(3600),
+            ..options()
+        },
+    );
+    reconciler
+        .reconcile(&snapshot("c1", &[("web", web())]))
+        .await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    reconciler
+        .reconcile(&snapshot("c1", &[("web", web())]))
+        .await;
+    let state = reconciler.state();
+    let down = Arc::new(AtomicBool::new(false));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let source = FixedSource {
+        snapshot: snapshot("c2", &[("web", web().replace("web:1.4.2", "web:broken"))]),
+        down: Arc::clone(&down),
+        fetches: Arc::clone(&fetches),
+    };
+    let (triggers, trigger_rx) = mpsc::channel(1);
+    let (stop, stop_rx) = watch::channel(false);
+    let ecs_in_loop = ecs.clone();
+    let daemon = tokio::spawn(async move {
+        berth_engine::daemon::run(source, &mut reconciler, trigger_rx, stop_rx).await;
+    });
+
+    // The broken image rolls back; the service is Failed and waits out its backoff (60 s+).
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let web = ServiceId::new("prod", "web");
+    assert_eq!(
+        state.read().await.service(&web).map(|s| s.status),
+        Some(Status::Failed)
+    );
+    let updates = ecs_in_loop.count("UpdateService");
+
+    // POST /reconcile: retried now, not after the backoff.
+    triggers.send(Trigger::Manual).await.expect("send");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(ecs_in_loop.count("UpdateService"), updates + 1);
+
+    // The source goes down: fetches are retried sooner than the 60 s poll, backing off.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    down.store(true, Ordering::SeqCst);
+    let before = fetches.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let during = fetches.load(Ordering::SeqCst) - before;
+    assert!(
+        (3..=8).contains(&during),
+        "retries after 1 s, 2 s, 4 s... within one poll interval: {during}"
+    );
+    assert_eq!(
+        state.read().await.revision.as_deref(),
+        Some("c2"),
+        "the last good revision stays"
+    );
+
+    stop.send(true).expect("stop");
+    daemon.await.expect("daemon task");
 }

@@ -36,8 +36,10 @@ fn init_tracing(global: &cli::GlobalArgs, default_level: &str) {
     let level = global.log_level.as_deref().unwrap_or(default_level);
     let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Colour only for a person at a terminal; a file or CloudWatch gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match global.log_format {
         cli::LogFormat::Json => builder.json().init(),

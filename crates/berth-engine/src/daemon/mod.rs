@@ -45,7 +45,8 @@ pub enum Trigger {
         /// The commit the push moved the branch to.
         after: Option<String>,
     },
-    /// `POST /reconcile` or a local file change.
+    /// `POST /reconcile` or a local file change: also retries failed services without waiting
+    /// for their backoff.
     Manual,
 }
 
@@ -91,7 +92,7 @@ impl Default for DaemonOptions {
             max_prune: 1,
             self_heal: true,
             progress_deadline: Duration::from_secs(600),
-            rollout_poll: Duration::from_secs(10),
+            rollout_poll: Duration::from_secs(5),
             vars: Vars::new(),
             repository: String::new(),
             backoff: Backoff::default(),
@@ -186,8 +187,15 @@ pub async fn run<S, E, R>(
                 Some(trigger) => {
                     info!(?trigger, "reconcile requested");
                     forced = true;
+                    let mut manual = trigger == Trigger::Manual;
                     // A burst of triggers is one reconcile.
-                    while triggers.try_recv().is_ok() {}
+                    while let Ok(more) = triggers.try_recv() {
+                        manual |= more == Trigger::Manual;
+                    }
+                    if manual {
+                        // An explicit request retries failed services now (SPEC "Rollout").
+                        reconciler.clear_backoff();
+                    }
                 }
                 None => triggers_open = false,
             },

@@ -523,7 +523,9 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                             .map(|s| s.task_definition_arn.clone())
                     });
                 if let Some(expected) = expected {
+                    // ECS's service names the new revision as soon as UpdateService returns.
                     state.desired_task_definition = Some(expected.clone());
+                    state.live_task_definition = Some(expected.clone());
                     memory.following = Some((expected, memory.hash, now));
                 }
                 state.status = Status::Progressing;
