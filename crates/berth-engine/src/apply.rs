@@ -219,7 +219,9 @@ pub async fn apply<E: EcsWrite>(
                 reports.push(report);
                 continue;
             }
-            let span = info_span!("service", cluster = %id.cluster, name = %id.name);
+            // `service` repeats the identity because JSON logs put the span's own name under
+            // "name" too, which hides the `name` field from log queries.
+            let span = info_span!("service", cluster = %id.cluster, name = %id.name, service = %id);
             running.push(
                 apply_service(ecs, service, manifest, live, &digests, options, observer)
                     .instrument(span),

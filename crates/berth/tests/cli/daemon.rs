@@ -710,6 +710,25 @@ fn an_image_bump_reaches_ecs_within_a_second_of_the_webhook_and_within_the_poll_
                 && line["span"]["commit"].is_string()),
         "a summary line per reconcile"
     );
+    // Both daemons wrote to this log; the second one updated api, once.
+    let updates: Vec<&Value> = lines
+        .iter()
+        .filter(|line| {
+            line["fields"]["message"] == "updated service" && line["span"]["service"] == "prod/api"
+        })
+        .collect();
+    assert_eq!(
+        updates.len(),
+        1,
+        "each mutation is logged once: {updates:?}"
+    );
+    assert_eq!(updates[0]["level"], "INFO");
+    assert_eq!(updates[0]["span"]["cluster"], CLUSTER);
+    assert!(
+        updates[0]["spans"][0]["commit"].is_string(),
+        "{}",
+        updates[0]
+    );
     let log = std::fs::read_to_string(&daemon.log).expect("log");
     assert!(
         !log.contains(WEBHOOK_SECRET) && !log.contains(API_TOKEN),
