@@ -14,6 +14,9 @@ pub mod tags {
     pub const REVISION: &str = "berth:revision";
     /// `disabled` protects a service from pruning.
     pub const PRUNE: &str = "berth:prune";
+    /// [`super::spec_hash`] of the manifest the resource was last applied from: after a restart,
+    /// a service whose tag equals its manifest's hash differs from git only by drift.
+    pub const SPEC_HASH: &str = "berth:spec-hash";
     /// Value of [`MANAGED_BY`].
     pub const MANAGED_BY_VALUE: &str = "berth";
 }
@@ -36,8 +39,30 @@ impl Provenance {
         if let Some(revision) = &self.revision {
             tags.push(json!({"key": tags::REVISION, "value": revision}));
         }
+        tags.push(json!({"key": tags::SPEC_HASH, "value": spec_hash_text(spec_hash(manifest))}));
         tags
     }
+}
+
+/// A hash of everything a manifest asks of ECS (its spec with variables and defaults applied,
+/// its family and `ignoreDifferences`), stable across runs and machines (FNV-1a, 64 bits), so
+/// that it can be stored in a tag and compared after a restart.
+pub fn spec_hash(manifest: &ServiceManifest) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let content = json!({
+        "family": manifest.family(),
+        "spec": &manifest.spec,
+        "ignoreDifferences": &manifest.metadata.ignore_differences,
+    });
+    content.to_string().bytes().fold(OFFSET, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    })
+}
+
+/// [`spec_hash`] as the value of the [`tags::SPEC_HASH`] tag: 16 hex digits.
+pub fn spec_hash_text(hash: u64) -> String {
+    format!("{hash:016x}")
 }
 
 /// Appends berth's ownership tags to `object["tags"]`, replacing any user tag with the same key.
@@ -86,4 +111,56 @@ pub fn create_service(manifest: &ServiceManifest, provenance: &Provenance) -> Va
     }
     add_tags(&mut object, provenance.tags(manifest));
     Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{LoadAs, ManifestText};
+
+    fn hash_of(text: ManifestText, path: &str) -> u64 {
+        let outcome = text.load_as(path);
+        spec_hash(&outcome.services[0])
+    }
+
+    #[test]
+    fn the_spec_hash_follows_what_ecs_is_asked_for_and_nothing_else() {
+        let base = hash_of(ManifestText::web(), "prod/web.yaml");
+        assert_eq!(
+            base,
+            hash_of(ManifestText::web(), "elsewhere/web.yaml"),
+            "moving a file asks nothing new of ECS"
+        );
+        assert_ne!(
+            base,
+            hash_of(
+                ManifestText::web().replace("web:1.4.2", "web:1.5.0"),
+                "prod/web.yaml"
+            )
+        );
+        assert_ne!(
+            base,
+            hash_of(
+                ManifestText::web().replace("desiredCount: 2", "desiredCount: 3"),
+                "prod/web.yaml"
+            )
+        );
+        assert_eq!(spec_hash_text(base).len(), 16);
+    }
+
+    #[test]
+    fn rendered_inputs_carry_the_spec_hash_tag() {
+        let outcome = ManifestText::web().load_as("prod/web.yaml");
+        let manifest = &outcome.services[0];
+        let input = create_service(manifest, &Provenance::default());
+        let expected = spec_hash_text(spec_hash(manifest));
+        assert!(
+            input["tags"]
+                .as_array()
+                .expect("tags")
+                .iter()
+                .any(|t| t["key"] == tags::SPEC_HASH && t["value"] == expected.as_str()),
+            "{input}"
+        );
+    }
 }

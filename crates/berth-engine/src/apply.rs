@@ -290,6 +290,10 @@ fn ownership_tags(provenance: &Provenance, manifest: &ServiceManifest) -> Vec<Ta
     if let Some(revision) = &provenance.revision {
         owned.push((tags::REVISION.to_string(), revision.clone()));
     }
+    owned.push((
+        tags::SPEC_HASH.to_string(),
+        berth_core::render::spec_hash_text(berth_core::render::spec_hash(manifest)),
+    ));
     owned
         .into_iter()
         .map(|(key, value)| Tag {

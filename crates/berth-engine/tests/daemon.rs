@@ -540,3 +540,49 @@ async fn post_reconcile_retries_a_failed_service_at_once_and_a_failing_source_ba
     stop.send(true).expect("stop");
     daemon.await.expect("daemon task");
 }
+
+#[tokio::test(start_paused = true)]
+async fn after_a_restart_drift_is_still_told_from_a_git_change() {
+    let ecs = FakeEcs::new();
+    let commit = snapshot("c1", &[("web", web()), ("api", web().named("api"))]);
+    let (mut first, _) = reconciler(&ecs, options());
+    first.reconcile(&commit).await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    first.reconcile(&commit).await;
+    drop(first);
+
+    // While no daemon runs: web drifts, and git changes api.
+    ecs.edit_service(&ServiceId::new("prod", "web"), |s| {
+        s.spec.desired_count = Some(9)
+    });
+    let next = snapshot(
+        "c2",
+        &[
+            ("web", web()),
+            (
+                "api",
+                web()
+                    .named("api")
+                    .replace("desiredCount: 2", "desiredCount: 4"),
+            ),
+        ],
+    );
+    let (mut restarted, telemetry) = reconciler(
+        &ecs,
+        DaemonOptions {
+            self_heal: false,
+            ..options()
+        },
+    );
+    restarted.reconcile(&next).await;
+    assert_eq!(
+        telemetry.drift.lock().expect("lock").as_slice(),
+        ["prod/web"],
+        "web's live spec-hash tag equals its manifest: the difference is drift"
+    );
+    assert_eq!(status(&restarted, "web").await, Status::OutOfSync);
+    let web = ecs.service(&ServiceId::new("prod", "web")).expect("web");
+    assert_eq!(web.spec.desired_count, Some(9), "self-heal off: left alone");
+    let api = ecs.service(&ServiceId::new("prod", "api")).expect("api");
+    assert_eq!(api.spec.desired_count, Some(4), "the git change is applied");
+}

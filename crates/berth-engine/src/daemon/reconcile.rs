@@ -3,7 +3,6 @@
 //! its rules, and say when to look again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,16 +65,7 @@ pub struct Reconciler<E, R> {
 }
 
 fn manifest_hash(manifest: &ServiceManifest) -> u64 {
-    let provenance = Provenance::default();
-    let mut hasher = DefaultHasher::new();
-    render::register_task_definition(manifest, &provenance)
-        .to_string()
-        .hash(&mut hasher);
-    render::create_service(manifest, &provenance)
-        .to_string()
-        .hash(&mut hasher);
-    manifest.metadata.ignore_differences.hash(&mut hasher);
-    hasher.finish()
+    render::spec_hash(manifest)
 }
 
 impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
@@ -290,9 +280,14 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                         state.last_error = memory.error.clone();
                         state.next_retry_seconds = Some((retry_at - now).as_secs());
                     } else if matches!(service.action, Action::Update { .. })
-                        && memory.synced == Some(hash)
+                        && (memory.synced == Some(hash)
+                            || live_service
+                                .and_then(|s| s.tags.get(tags::SPEC_HASH))
+                                .is_some_and(|tag| *tag == render::spec_hash_text(hash)))
                     {
-                        // Git did not change since this service was in sync: someone else did.
+                        // Git did not change since this service was in sync (remembered, or
+                        // told by the hash berth tagged it with when it last applied it, which
+                        // survives a restart): someone else changed it.
                         let changes = match &service.action {
                             Action::Update { changes, .. } => {
                                 changes.iter().map(|c| c.path.clone()).collect()
