@@ -640,6 +640,7 @@ fn an_image_bump_reaches_ecs_within_a_second_of_the_webhook_and_within_the_poll_
         &web_before,
         Duration::from_secs(10),
     );
+    println!("webhook to UpdateService: {took:?}");
     assert!(
         took <= Duration::from_secs(1),
         "UpdateService reached the emulator {took:?} after the webhook"
@@ -694,6 +695,7 @@ fn an_image_bump_reaches_ecs_within_a_second_of_the_webhook_and_within_the_poll_
         &api_before,
         Duration::from_secs(10),
     );
+    println!("push to UpdateService without a webhook (pollInterval 2s): {took:?}");
     assert!(
         took <= Duration::from_secs(3),
         "UpdateService reached the emulator {took:?} after the push (pollInterval 2s)"
