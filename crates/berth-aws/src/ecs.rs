@@ -136,6 +136,20 @@ impl Aws {
             .cloned()
     }
 
+    /// Drops every cached revision whose ARN is not in `keep`; the next read of one makes a
+    /// call again.
+    pub async fn retain_task_definitions(&self, keep: &std::collections::BTreeSet<String>) {
+        self.task_definitions
+            .lock()
+            .await
+            .retain(|arn, _| keep.contains(arn));
+    }
+
+    /// How many task definition revisions are cached.
+    pub async fn cached_task_definitions(&self) -> usize {
+        self.task_definitions.lock().await.len()
+    }
+
     /// One `DescribeTaskDefinition` call.
     async fn fetch_task_definition(&self, arn: &str) -> Result<LiveTaskDefinition, AwsError> {
         let output = self

@@ -33,6 +33,10 @@ impl EcsRead for Aws {
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
         Aws::list_services(self, cluster).await
     }
+
+    async fn retain_task_definitions(&self, keep: &std::collections::BTreeSet<String>) {
+        Aws::retain_task_definitions(self, keep).await;
+    }
 }
 
 impl ImageRegistry for Aws {

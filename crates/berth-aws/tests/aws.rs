@@ -238,6 +238,22 @@ async fn task_definitions_are_read_once_per_arn() {
         .await
         .expect("describe");
     assert_eq!(aws.counters().total("DescribeTaskDefinition"), 3);
+
+    // Retaining other revisions forgets this one: the next read is a call again.
+    let other = register_plain_task_definition(&aws, "kept").await;
+    aws.describe_task_definition(&other)
+        .await
+        .expect("describe");
+    assert_eq!(aws.cached_task_definitions().await, 2);
+    aws.retain_task_definitions(&[other.clone()].into_iter().collect())
+        .await;
+    assert_eq!(aws.cached_task_definitions().await, 1);
+    aws.describe_task_definition(&other)
+        .await
+        .expect("describe");
+    assert_eq!(aws.counters().total("DescribeTaskDefinition"), 4);
+    aws.describe_task_definition(&arn).await.expect("describe");
+    assert_eq!(aws.counters().total("DescribeTaskDefinition"), 5);
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! The engine's view of AWS: the few operations it needs, as traits.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -34,6 +34,13 @@ pub trait EcsRead: Send + Sync {
         &self,
         cluster: &str,
     ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
+
+    /// Forgets cached task definitions other than `keep` (ARNs). A long-running daemon sees a
+    /// new revision with every deploy; only those that services still run are worth keeping.
+    fn retain_task_definitions(&self, keep: &BTreeSet<String>) -> impl Future<Output = ()> + Send {
+        let _ = keep;
+        std::future::ready(())
+    }
 }
 
 /// Reading the image registry (ECR).
@@ -134,6 +141,10 @@ impl<T: EcsRead> EcsRead for Arc<T> {
         cluster: &str,
     ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send {
         T::list_services(self, cluster)
+    }
+
+    fn retain_task_definitions(&self, keep: &BTreeSet<String>) -> impl Future<Output = ()> + Send {
+        T::retain_task_definitions(self, keep)
     }
 }
 

@@ -373,6 +373,24 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         let prune = self
             .prune(&prune_candidates, outcome.is_valid(), &mut actions)
             .await;
+        // Revisions no service runs any more are not read again: keep the adapter's cache to
+        // what is live and what berth is rolling out.
+        let keep: BTreeSet<String> = live
+            .task_definitions
+            .keys()
+            .cloned()
+            .chain(
+                statuses
+                    .values()
+                    .filter_map(|s| s.desired_task_definition.clone()),
+            )
+            .chain(
+                statuses
+                    .values()
+                    .filter_map(|s| s.live_task_definition.clone()),
+            )
+            .collect();
+        self.ecs.retain_task_definitions(&keep).await;
         let still_in_git: BTreeSet<&ServiceId> = statuses.keys().collect();
         self.memory.retain(|id, _| still_in_git.contains(id));
 
