@@ -89,16 +89,9 @@ spec:
 /// settings or endpoint from this machine.
 fn berth(endpoint: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
-    command
+    berth_testkit::isolate_aws_environment(&mut command)
         .args(args)
-        .args(["--endpoint-url", endpoint, "--region", "us-east-1"])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL");
+        .args(["--endpoint-url", endpoint, "--region", "us-east-1"]);
     // Any BERTH_* setting of this shell would change what is measured.
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("BERTH_") {
