@@ -61,8 +61,14 @@ pub struct Reconciler<E, R> {
     memory: BTreeMap<ServiceId, Memory>,
     /// The services each manifest file declared when it last loaded: when a file stops parsing,
     /// its services are still known (reported Invalid, never touched) instead of vanishing.
-    file_services: BTreeMap<Arc<str>, BTreeSet<ServiceId>>,
+    file_services: FileServices,
 }
+
+/// The services each manifest file declares, by file path.
+type FileServices = BTreeMap<Arc<str>, BTreeSet<ServiceId>>;
+
+/// Services whose file does not parse: the file and its error.
+type UnparsedServices = BTreeMap<ServiceId, (Arc<str>, String)>;
 
 fn manifest_hash(manifest: &ServiceManifest) -> u64 {
     render::spec_hash(manifest)
@@ -445,18 +451,14 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         requeue
     }
 
-    /// Updates which services each file declares, and returns the new map (to keep once this
-    /// reconcile is done) with the services of files that no longer parse: their file and error.
-    /// A file that does not parse keeps the services it declared when it last did.
-    #[allow(clippy::type_complexity)]
+    /// Works out which services each file declares now, and returns that map (to keep once
+    /// this reconcile is done) with the services of files that no longer parse. A file that does
+    /// not parse keeps the services it declared when it last did.
     fn remember_files(
         &self,
         outcome: &berth_core::manifest::LoadOutcome,
-    ) -> (
-        BTreeMap<Arc<str>, BTreeSet<ServiceId>>,
-        BTreeMap<ServiceId, (Arc<str>, String)>,
-    ) {
-        let mut files: BTreeMap<Arc<str>, BTreeSet<ServiceId>> = BTreeMap::new();
+    ) -> (FileServices, UnparsedServices) {
+        let mut files = FileServices::new();
         for manifest in &outcome.services {
             files
                 .entry(Arc::clone(&manifest.origin.file))
