@@ -16,7 +16,9 @@ use serde::Serialize;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::ports::{EcsWrite, ServiceUpdate};
-use crate::rollout::{self, RolloutObserver, RolloutOutcome, RolloutTiming, SeenEvents};
+use crate::rollout::{
+    self, RolloutObserver, RolloutOutcome, RolloutPolls, RolloutTiming, SeenEvents,
+};
 
 /// How to apply.
 #[derive(Debug, Clone)]
@@ -173,6 +175,7 @@ pub async fn apply<E: EcsWrite>(
 
     // A dependency outside this plan (in sync, or not being changed) holds nobody back.
     let in_plan: BTreeSet<ServiceId> = plan.services.iter().filter_map(|s| s.id.clone()).collect();
+    let polls = RolloutPolls::new(ecs, options.rollout.poll_interval / 2);
     let mut running = FuturesUnordered::new();
     loop {
         // Start every waiting service whose dependencies are done, up to the concurrency limit.
@@ -223,8 +226,10 @@ pub async fn apply<E: EcsWrite>(
             // "name" too, which hides the `name` field from log queries.
             let span = info_span!("service", cluster = %id.cluster, name = %id.name, service = %id);
             running.push(
-                apply_service(ecs, service, manifest, live, &digests, options, observer)
-                    .instrument(span),
+                apply_service(
+                    ecs, &polls, service, manifest, live, &digests, options, observer,
+                )
+                .instrument(span),
             );
         }
         match running.next().await {
@@ -314,8 +319,10 @@ fn with_ownership(tags: Option<Vec<Tag>>, ownership: &[Tag]) -> Option<Vec<Tag>>
     Some(tags)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn apply_service<E: EcsWrite>(
     ecs: &E,
+    polls: &RolloutPolls<'_, E>,
     service: &ServicePlan,
     manifest: &ServiceManifest,
     live: &LiveState,
@@ -353,7 +360,7 @@ async fn apply_service<E: EcsWrite>(
         },
         Action::Create { .. } => {
             match create(ecs, manifest, digests, options, observer, &mut actions).await {
-                Ok((arn, seen)) => follow(ecs, id, &arn, seen, options, observer).await,
+                Ok((arn, seen)) => follow(polls, id, &arn, seen, options, observer).await,
                 Err(reason) => failed(reason),
             }
         }
@@ -375,7 +382,7 @@ async fn apply_service<E: EcsWrite>(
             )
             .await
             {
-                Ok(Some((arn, seen))) => follow(ecs, id, &arn, seen, options, observer).await,
+                Ok(Some((arn, seen))) => follow(polls, id, &arn, seen, options, observer).await,
                 Ok(None) => ServiceOutcome::Synced,
                 Err(reason) => failed(reason),
             }
@@ -396,7 +403,7 @@ fn failed(reason: String) -> ServiceOutcome {
 }
 
 async fn follow<E: EcsWrite>(
-    ecs: &E,
+    polls: &RolloutPolls<'_, E>,
     id: &ServiceId,
     task_definition_arn: &str,
     seen: SeenEvents,
@@ -409,7 +416,7 @@ async fn follow<E: EcsWrite>(
         };
     }
     match rollout::follow(
-        ecs,
+        polls,
         id,
         task_definition_arn,
         seen,

@@ -2,9 +2,15 @@
 //! and counts, until it completes, fails (circuit breaker), or the progress deadline passes.
 //! ECS's service events are reported once each, oldest first. Time goes through tokio only, so
 //! tests run under a paused clock.
+//!
+//! Rollouts followed at the same time share their reads ([`RolloutPolls`]): one
+//! `DescribeServices` per cluster and poll answers for up to 10 of them, instead of one each.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 use berth_core::live::{Deployment, LiveService, ServiceEvent, ServiceLookup};
 use berth_core::manifest::ServiceId;
@@ -143,9 +149,100 @@ fn describe_state(service: Option<&LiveService>) -> String {
     }
 }
 
+/// The reads of every rollout being followed at once. A follower that asks for its service gets
+/// the answer another follower's read brought back within the last `fresh_for`; otherwise its
+/// read asks for every followed service of its cluster, so followers polling on the same
+/// interval soon share one `DescribeServices` per 10 services.
+pub struct RolloutPolls<'a, E> {
+    ecs: &'a E,
+    fresh_for: Duration,
+    state: Mutex<PollState>,
+}
+
+#[derive(Default)]
+struct PollState {
+    followed: BTreeSet<ServiceId>,
+    latest: BTreeMap<ServiceId, (Instant, ServiceLookup)>,
+}
+
+impl<'a, E: EcsRead> RolloutPolls<'a, E> {
+    /// Shared reads through `ecs`; an answer serves other followers for `fresh_for` (half the
+    /// poll interval keeps every follower's view at most one poll old).
+    pub fn new(ecs: &'a E, fresh_for: Duration) -> Self {
+        RolloutPolls {
+            ecs,
+            fresh_for,
+            state: Mutex::new(PollState::default()),
+        }
+    }
+
+    async fn start(&self, id: &ServiceId) {
+        let mut state = self.state.lock().await;
+        state.latest.remove(id);
+        state.followed.insert(id.clone());
+    }
+
+    async fn stop(&self, id: &ServiceId) {
+        let mut state = self.state.lock().await;
+        state.followed.remove(id);
+        state.latest.remove(id);
+    }
+
+    /// `id` as ECS reports it now (at most `fresh_for` ago).
+    async fn lookup(&self, id: &ServiceId) -> Result<ServiceLookup, String> {
+        let mut state = self.state.lock().await;
+        if let Some((at, lookup)) = state.latest.get(id)
+            && at.elapsed() < self.fresh_for
+        {
+            return Ok(lookup.clone());
+        }
+        let names: Vec<String> = state
+            .followed
+            .iter()
+            .filter(|f| f.cluster == id.cluster && *f != id)
+            .map(|f| f.name.clone())
+            .chain(std::iter::once(id.name.clone()))
+            .collect();
+        let lookups = self
+            .ecs
+            .describe_services(&id.cluster, &names)
+            .await
+            .map_err(|err| err.to_string())?;
+        let now = Instant::now();
+        let mut answer = None;
+        for lookup in lookups {
+            let found = match &lookup {
+                ServiceLookup::Found(service) => service.id.clone(),
+                ServiceLookup::Missing(missing) => missing.clone(),
+            };
+            if &found == id {
+                answer = Some(lookup.clone());
+            }
+            if state.followed.contains(&found) {
+                state.latest.insert(found, (now, lookup));
+            }
+        }
+        answer.ok_or_else(|| format!("DescribeServices did not answer for {id}"))
+    }
+}
+
 /// Follows `id`'s rollout to `expected_task_definition` until it ends or `timing.deadline`.
 pub async fn follow<E: EcsRead>(
-    ecs: &E,
+    polls: &RolloutPolls<'_, E>,
+    id: &ServiceId,
+    expected_task_definition: &str,
+    seen: SeenEvents,
+    timing: RolloutTiming,
+    observer: &dyn RolloutObserver,
+) -> RolloutOutcome {
+    polls.start(id).await;
+    let outcome = follow_reads(polls, id, expected_task_definition, seen, timing, observer).await;
+    polls.stop(id).await;
+    outcome
+}
+
+async fn follow_reads<E: EcsRead>(
+    polls: &RolloutPolls<'_, E>,
     id: &ServiceId,
     expected_task_definition: &str,
     mut seen: SeenEvents,
@@ -156,12 +253,9 @@ pub async fn follow<E: EcsRead>(
     let mut last: Option<LiveService> = None;
     let mut last_error = None;
     loop {
-        match ecs
-            .describe_services(&id.cluster, std::slice::from_ref(&id.name))
-            .await
-        {
-            Ok(lookups) => match lookups.into_iter().next() {
-                Some(ServiceLookup::Found(service)) => {
+        match polls.lookup(id).await {
+            Ok(lookup) => match lookup {
+                ServiceLookup::Found(service) => {
                     for event in seen.fresh(&service.events) {
                         observer.event(id, event);
                     }
@@ -175,13 +269,13 @@ pub async fn follow<E: EcsRead>(
                     }
                     last = Some(*service);
                 }
-                _ => {
+                ServiceLookup::Missing(_) => {
                     return RolloutOutcome::Unobservable {
                         reason: format!("service {id} no longer exists"),
                     };
                 }
             },
-            Err(err) => last_error = Some(err.to_string()),
+            Err(err) => last_error = Some(err),
         }
         if started.elapsed() >= timing.deadline {
             return match (&last, last_error) {

@@ -442,3 +442,49 @@ fn digests_are_distinct() {
     let all: BTreeMap<String, ()> = (1..=3).map(|n| (digest(n), ())).collect();
     assert_eq!(all.len(), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn rollouts_followed_together_share_describe_services_calls() {
+    let ecs = FakeEcs::new();
+    let registry = registry();
+    let names: Vec<String> = (0..20).map(|i| format!("svc-{i:02}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let recorder = Recorder::default();
+    plan_and_apply(&ecs, &registry, &estate(&names, |_, m| m), &recorder).await;
+
+    // Bump all 20 at once: rollouts take 10 s of virtual time, polled every second.
+    ecs.set_rollout_time(Duration::from_secs(10));
+    let bumped = estate(&names, |_, m| m.replace("web:1.4.2", "web:1.5.0"));
+    let before = ecs.count("DescribeServices");
+    let live = read_live(&ecs, &registry, &bumped.services, &bumped.invalid)
+        .await
+        .expect("read");
+    let reads = ecs.count("DescribeServices") - before;
+    let plan = plan(
+        &bumped.services,
+        &bumped.invalid,
+        &live,
+        &Ownership {
+            repository: REPOSITORY.into(),
+        },
+    );
+    let options = ApplyOptions {
+        concurrency: 20,
+        ..options()
+    };
+    let reports = apply(&ecs, &plan, &bumped.services, &live, &options, &recorder).await;
+    assert!(
+        reports
+            .iter()
+            .all(|r| matches!(r.outcome, ServiceOutcome::Synced)),
+        "{reports:?}"
+    );
+    let polls = ecs.count("DescribeServices") - before - reads;
+    // About 11 polls each: alone, that is 220 calls. Shared: the first round is mostly one call
+    // each (followers start one after another), then 2 per round (10 names a call).
+    println!("DescribeServices following 20 rollouts: {polls}");
+    assert!(
+        polls <= 60,
+        "{polls} DescribeServices calls following 20 rollouts"
+    );
+}
