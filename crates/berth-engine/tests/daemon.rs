@@ -317,6 +317,20 @@ async fn prune_deletes_within_its_limits_and_never_what_it_must_not() {
         "{:?}",
         last.prune
     );
+    // The services left standing are listed, with the reason.
+    assert_eq!(status(&reconciler, "a").await, Status::OutOfSync);
+    let a = reconciler
+        .state()
+        .read()
+        .await
+        .service(&ServiceId::new("prod", "a"))
+        .and_then(|s| s.last_error.clone())
+        .unwrap_or_default();
+    assert!(
+        a.starts_with("in ECS and owned by this source, but in no manifest: ")
+            && a.contains("more than maxPrune 1"),
+        "{a}"
+    );
 
     // One removed: deleted (scaled to 0 first).
     reconciler
@@ -334,6 +348,15 @@ async fn prune_deletes_within_its_limits_and_never_what_it_must_not() {
     assert_eq!(
         ecs.service(&ServiceId::new("prod", "a")).map(|s| s.status),
         Some("INACTIVE".to_string())
+    );
+    assert!(
+        reconciler
+            .state()
+            .read()
+            .await
+            .service(&ServiceId::new("prod", "a"))
+            .is_none(),
+        "a deleted service leaves /status"
     );
 
     // A service tagged berth:prune=disabled is never deleted.

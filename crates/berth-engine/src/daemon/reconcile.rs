@@ -62,6 +62,8 @@ pub struct Reconciler<E, R> {
     /// The services each manifest file declared when it last loaded: when a file stops parsing,
     /// its services are still known (reported Invalid, never touched) instead of vanishing.
     file_services: FileServices,
+    /// The services the last reconcile's prune deleted.
+    pruned: BTreeSet<ServiceId>,
 }
 
 /// The services each manifest file declares, by file path.
@@ -86,6 +88,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             telemetry,
             memory: BTreeMap::new(),
             file_services: BTreeMap::new(),
+            pruned: BTreeSet::new(),
         }
     }
 
@@ -379,6 +382,34 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         let prune = self
             .prune(&prune_candidates, outcome.is_valid(), &mut actions)
             .await;
+        // What prune left standing stays visible, with the reason, until git or prune decides.
+        for service in &prune_candidates {
+            if self.pruned.contains(&service.id) {
+                continue;
+            }
+            let id = service.id.to_string();
+            let reason = prune
+                .iter()
+                .find(|note| note.contains(&id))
+                .or(prune.first())
+                .cloned()
+                .unwrap_or_default();
+            statuses.insert(
+                service.id.clone(),
+                ServiceState {
+                    status: Status::OutOfSync,
+                    manifest: None,
+                    desired_task_definition: None,
+                    live_task_definition: Some(service.task_definition_arn.clone()),
+                    rollout: primary_rollout(service),
+                    last_error: Some(format!(
+                        "in ECS and owned by this source, but in no manifest: {reason}"
+                    )),
+                    next_retry_seconds: None,
+                    pending_changes: Vec::new(),
+                },
+            );
+        }
         // Revisions no service runs any more are not read again: keep the adapter's cache to
         // what is live and what berth is rolling out.
         let keep: BTreeSet<String> = live
@@ -562,13 +593,14 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
     }
 
     /// Deletes services this source owns that git no longer has, if every rule allows it.
-    /// Returns what it refused and why (also logged).
+    /// Returns what it refused and why (also logged); `self.pruned` says what it deleted.
     async fn prune(
         &mut self,
         candidates: &[&LiveService],
         manifests_valid: bool,
         actions: &mut usize,
     ) -> Vec<String> {
+        self.pruned.clear();
         if candidates.is_empty() {
             return Vec::new();
         }
@@ -624,6 +656,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             match result {
                 Ok(()) => {
                     info!(service = %service.id, "pruned: scaled to 0 and deleted");
+                    self.pruned.insert(service.id.clone());
                     self.telemetry.apply_action("deleteService");
                     self.telemetry.service_removed(&service.id);
                     *actions += 2;

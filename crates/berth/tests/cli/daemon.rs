@@ -1132,6 +1132,14 @@ fn prune_deletes_one_removed_service_refuses_three_and_never_touches_disabled_or
     assert!(prune.contains("more than maxPrune 1"), "{prune}");
     for name in ["api", "worker", "reports"] {
         assert!(estate.is_active(name), "{name} was not deleted");
+        let service = &status["services"][format!("{CLUSTER}/{name}")];
+        assert_eq!(service["status"], "OutOfSync", "{status}");
+        assert!(
+            service["lastError"]
+                .as_str()
+                .is_some_and(|e| e.contains("in no manifest") && e.contains("maxPrune")),
+            "{service}"
+        );
     }
 
     // Back in git; pinned removed: tagged berth:prune=disabled, so kept, and /status says why.
