@@ -157,8 +157,10 @@ pub async fn run<S, E, R>(
         let due = forced || changed || now >= next_full || requeue.is_some_and(|at| now >= at);
         forced = false;
         if due && let Some(snapshot) = &last_good {
+            // `interval` is the period between starts, whatever a reconcile takes.
+            let started = tokio::time::Instant::now();
             let outcome = reconciler.reconcile(snapshot).await;
-            next_full = tokio::time::Instant::now() + options.interval;
+            next_full = started + options.interval;
             requeue = match outcome {
                 Requeue::After(delay) => Some(tokio::time::Instant::now() + delay),
                 Requeue::Interval => None,
