@@ -11,6 +11,10 @@
 //! 5 s, so there wall time is the rollouts', and the calls per rollout scale with its length).
 //! A second bump runs with concurrency 50 for comparison.
 
+#[path = "support/manifest.rs"]
+mod manifest_support;
+use manifest_support::BenchManifest;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -36,47 +40,10 @@ const ROLLOUT_SECONDS: f64 = 0.5;
 const POLL: Duration = Duration::from_millis(250);
 
 fn manifest(account: &TestAccount, network: &Network, index: usize, tag: &str) -> String {
-    let id = account.id();
-    let repository = index % REPOSITORIES;
-    let (subnet_a, subnet_b) = (&network.subnets[0], &network.subnets[1]);
-    let security_group = &network.security_group;
-    format!(
-        "\
-apiVersion: berth/v1
-kind: Service
-metadata:
-  name: svc-{index:02}
-  cluster: {CLUSTER}
-spec:
-  desiredCount: {count}
-  launchType: FARGATE
-  networkConfiguration:
-    awsvpcConfiguration: {{subnets: [{subnet_a}, {subnet_b}], securityGroups: [{security_group}]}}
-  deploymentConfiguration:
-    minimumHealthyPercent: 100
-    maximumPercent: 200
-    deploymentCircuitBreaker: {{enable: true, rollback: true}}
-  tags: [{{key: team, value: team-{team}}}]
-  taskDefinition:
-    cpu: 256
-    memory: 512
-    networkMode: awsvpc
-    requiresCompatibilities: [FARGATE]
-    executionRoleArn: arn:aws:iam::{id}:role/ecsTaskExecutionRole
-    containerDefinitions:
-      - name: app
-        image: {id}.dkr.ecr.us-east-1.amazonaws.com/app-{repository}:{tag}
-        portMappings: [{{containerPort: 8080}}]
-        environment:
-          - {{name: SERVICE, value: svc-{index:02}}}
-          - {{name: LOG_LEVEL, value: info}}
-        logConfiguration:
-          logDriver: awslogs
-          options: {{awslogs-group: /ecs/svc-{index:02}, awslogs-region: us-east-1, awslogs-stream-prefix: app}}
-",
-        count = index % 3 + 1,
-        team = index % 7,
-    )
+    let name = format!("svc-{index:02}");
+    BenchManifest::new(account, network, name, CLUSTER, index, index % REPOSITORIES)
+        .tag(tag)
+        .text()
 }
 
 fn estate(account: &TestAccount, network: &Network, tag: &str) -> LoadOutcome {

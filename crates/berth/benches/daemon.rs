@@ -20,6 +20,10 @@
 //! The emulator answers from one Python process on the same machine, so durations are moto's
 //! more than berth's; calls, CPU and memory are berth's own.
 
+#[path = "support/manifest.rs"]
+mod manifest_support;
+use manifest_support::BenchManifest;
+
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -41,48 +45,9 @@ const API_TOKEN: &str = "bench-token";
 const PATIENCE: Duration = Duration::from_secs(900);
 
 fn manifest(account: &TestAccount, network: &Network, index: usize) -> String {
-    let id = account.id();
+    let name = format!("svc-{index:03}");
     let cluster = CLUSTERS[index % CLUSTERS.len()];
-    let repository = index % REPOSITORIES;
-    let (subnet_a, subnet_b) = (&network.subnets[0], &network.subnets[1]);
-    let security_group = &network.security_group;
-    format!(
-        "\
-apiVersion: berth/v1
-kind: Service
-metadata:
-  name: svc-{index:03}
-  cluster: {cluster}
-spec:
-  desiredCount: {count}
-  launchType: FARGATE
-  networkConfiguration:
-    awsvpcConfiguration: {{subnets: [{subnet_a}, {subnet_b}], securityGroups: [{security_group}]}}
-  deploymentConfiguration:
-    minimumHealthyPercent: 100
-    maximumPercent: 200
-    deploymentCircuitBreaker: {{enable: true, rollback: true}}
-  tags: [{{key: team, value: team-{team}}}]
-  taskDefinition:
-    cpu: 256
-    memory: 512
-    networkMode: awsvpc
-    requiresCompatibilities: [FARGATE]
-    executionRoleArn: arn:aws:iam::{id}:role/ecsTaskExecutionRole
-    containerDefinitions:
-      - name: app
-        image: {id}.dkr.ecr.us-east-1.amazonaws.com/app-{repository}:1.0
-        portMappings: [{{containerPort: 8080}}]
-        environment:
-          - {{name: SERVICE, value: svc-{index:03}}}
-          - {{name: LOG_LEVEL, value: info}}
-        logConfiguration:
-          logDriver: awslogs
-          options: {{awslogs-group: /ecs/svc-{index:03}, awslogs-region: us-east-1, awslogs-stream-prefix: app}}
-",
-        count = index % 3 + 1,
-        team = index % 7,
-    )
+    BenchManifest::new(account, network, name, cluster, index, index % REPOSITORIES).text()
 }
 
 /// The `berth` binary with static credentials for the emulator and no AWS configuration, log

@@ -8,6 +8,10 @@
 //! every task definition revision is read), and three "warm" plans with one adapter (what the
 //! daemon does on every reconcile: revisions come from its cache).
 
+#[path = "support/manifest.rs"]
+mod manifest_support;
+use manifest_support::BenchManifest;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -29,53 +33,11 @@ const RUNS: usize = 3;
 const SOURCE: &str = "git@example.com:acme/deploy.git";
 
 fn manifest(account: &TestAccount, network: &Network, index: usize) -> String {
-    let id = account.id();
+    let name = format!("svc-{index:03}");
     let cluster = CLUSTERS[index % CLUSTERS.len()];
-    let repository = index % REPOSITORIES;
-    let (subnet_a, subnet_b) = (&network.subnets[0], &network.subnets[1]);
-    let security_group = &network.security_group;
-    format!(
-        "\
-apiVersion: berth/v1
-kind: Service
-metadata:
-  name: svc-{index:03}
-  cluster: {cluster}
-spec:
-  desiredCount: {count}
-  launchType: FARGATE
-  networkConfiguration:
-    awsvpcConfiguration: {{subnets: [{subnet_a}, {subnet_b}], securityGroups: [{security_group}]}}
-  loadBalancers:
-    - targetGroupArn: arn:aws:elasticloadbalancing:us-east-1:{id}:targetgroup/svc-{index:03}/0123456789abcdef
-      containerName: app
-      containerPort: 8080
-  deploymentConfiguration:
-    deploymentCircuitBreaker: {{enable: true, rollback: true}}
-  tags: [{{key: team, value: team-{team}}}]
-  taskDefinition:
-    cpu: 256
-    memory: 512
-    networkMode: awsvpc
-    requiresCompatibilities: [FARGATE]
-    executionRoleArn: arn:aws:iam::{id}:role/ecsTaskExecutionRole
-    containerDefinitions:
-      - name: app
-        image: {id}.dkr.ecr.us-east-1.amazonaws.com/app-{repository}:1.0
-        portMappings: [{{containerPort: 8080}}]
-        environment:
-          - {{name: SERVICE, value: svc-{index:03}}}
-          - {{name: LOG_LEVEL, value: info}}
-        secrets:
-          - {{name: DB_PASSWORD, valueFrom: 'arn:aws:secretsmanager:us-east-1:{id}:secret:svc-{index:03}-db'}}
-        healthCheck: {{command: [CMD-SHELL, 'curl -f http://localhost:8080/health || exit 1']}}
-        logConfiguration:
-          logDriver: awslogs
-          options: {{awslogs-group: /ecs/svc-{index:03}, awslogs-region: us-east-1, awslogs-stream-prefix: app}}
-",
-        count = index % 3 + 1,
-        team = index % 7,
-    )
+    BenchManifest::new(account, network, name, cluster, index, index % REPOSITORIES)
+        .with_load_balancer_and_secrets()
+        .text()
 }
 
 /// A `/proc/self/status` field in KiB (`VmHWM`: peak resident set size; `VmRSS`: current).
