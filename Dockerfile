@@ -10,8 +10,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
-RUN cargo build --release --locked -p berth \
-    && strip target/release/berth
+# The release profile already strips symbols (Cargo.toml).
+RUN cargo build --release --locked -p berth
 
 FROM debian:bookworm-slim
 # CA certificates for HTTPS to AWS and to git hosts; git clones live in /var/cache/berth.
