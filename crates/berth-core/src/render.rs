@@ -31,16 +31,28 @@ pub struct Provenance {
 }
 
 impl Provenance {
-    fn tags(&self, manifest: &ServiceManifest) -> Vec<Value> {
-        let mut tags = vec![
-            json!({"key": tags::MANAGED_BY, "value": tags::MANAGED_BY_VALUE}),
-            json!({"key": tags::SOURCE, "value": format!("{}#{}", self.repository, manifest.origin.file)}),
+    /// berth's ownership tags for `manifest`, as `(key, value)`: the one list that rendered
+    /// inputs and apply both put on what berth creates or updates.
+    pub fn ownership_tags(&self, manifest: &ServiceManifest) -> Vec<(&'static str, String)> {
+        let mut owned = vec![
+            (tags::MANAGED_BY, tags::MANAGED_BY_VALUE.to_string()),
+            (
+                tags::SOURCE,
+                format!("{}#{}", self.repository, manifest.origin.file),
+            ),
         ];
         if let Some(revision) = &self.revision {
-            tags.push(json!({"key": tags::REVISION, "value": revision}));
+            owned.push((tags::REVISION, revision.clone()));
         }
-        tags.push(json!({"key": tags::SPEC_HASH, "value": spec_hash_text(spec_hash(manifest))}));
-        tags
+        owned.push((tags::SPEC_HASH, spec_hash_text(spec_hash(manifest))));
+        owned
+    }
+
+    fn tags(&self, manifest: &ServiceManifest) -> Vec<Value> {
+        self.ownership_tags(manifest)
+            .into_iter()
+            .map(|(key, value)| json!({"key": key, "value": value}))
+            .collect()
     }
 }
 

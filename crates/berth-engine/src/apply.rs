@@ -10,7 +10,7 @@ use berth_core::manifest::{ServiceId, ServiceManifest};
 use berth_core::model::ecs::{ServiceSpec, Tag, TaskDefinitionSpec};
 use berth_core::normalize::{self, ImageDigests};
 use berth_core::plan::{Action, LiveState, Plan, ServicePlan, desired_task_definition};
-use berth_core::render::{Provenance, tags};
+use berth_core::render::Provenance;
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
 use tracing::{Instrument, info, info_span, warn};
@@ -282,27 +282,11 @@ fn not_applicable(action: &Action) -> ServiceOutcome {
 
 /// The ownership tags for this apply, as ECS tags.
 fn ownership_tags(provenance: &Provenance, manifest: &ServiceManifest) -> Vec<Tag> {
-    let mut owned = vec![
-        (
-            tags::MANAGED_BY.to_string(),
-            tags::MANAGED_BY_VALUE.to_string(),
-        ),
-        (
-            tags::SOURCE.to_string(),
-            format!("{}#{}", provenance.repository, manifest.origin.file),
-        ),
-    ];
-    if let Some(revision) = &provenance.revision {
-        owned.push((tags::REVISION.to_string(), revision.clone()));
-    }
-    owned.push((
-        tags::SPEC_HASH.to_string(),
-        berth_core::render::spec_hash_text(berth_core::render::spec_hash(manifest)),
-    ));
-    owned
+    provenance
+        .ownership_tags(manifest)
         .into_iter()
         .map(|(key, value)| Tag {
-            key: Some(key),
+            key: Some(key.to_string()),
             value: Some(value),
         })
         .collect()

@@ -62,8 +62,15 @@ pub struct Reconciler<E, R> {
     /// The services each manifest file declared when it last loaded: when a file stops parsing,
     /// its services are still known (reported Invalid, never touched) instead of vanishing.
     file_services: FileServices,
-    /// The services the last reconcile's prune deleted.
-    pruned: BTreeSet<ServiceId>,
+}
+
+/// What a reconcile's prune did.
+#[derive(Default)]
+struct Pruned {
+    /// What it refused, and why (also logged).
+    notes: Vec<String>,
+    /// The services it deleted.
+    deleted: BTreeSet<ServiceId>,
 }
 
 /// The services each manifest file declares, by file path.
@@ -71,10 +78,6 @@ type FileServices = BTreeMap<Arc<str>, BTreeSet<ServiceId>>;
 
 /// Services whose file does not parse: the file and its error.
 type UnparsedServices = BTreeMap<ServiceId, (Arc<str>, String)>;
-
-fn manifest_hash(manifest: &ServiceManifest) -> u64 {
-    render::spec_hash(manifest)
-}
 
 impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
     /// A reconciler with nothing in memory.
@@ -88,7 +91,6 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             telemetry,
             memory: BTreeMap::new(),
             file_services: BTreeMap::new(),
-            pruned: BTreeSet::new(),
         }
     }
 
@@ -182,7 +184,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 continue;
             }
             let manifest = manifests.get(id).copied();
-            let hash = manifest.map_or(0, manifest_hash);
+            let hash = manifest.map_or(0, render::spec_hash);
             let memory = self.memory.entry(id.clone()).or_default();
             if memory.hash != hash {
                 // New manifest content: a fresh start (new commits are never blocked).
@@ -194,14 +196,9 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             }
             let live_service = live.services.get(id);
             let mut state = ServiceState {
-                status: Status::Synced,
                 manifest: service.origin.as_ref().map(ToString::to_string),
                 desired_task_definition: memory.following.as_ref().map(|(arn, _, _)| arn.clone()),
-                live_task_definition: live_service.map(|s| s.task_definition_arn.clone()),
-                rollout: live_service.and_then(primary_rollout),
-                last_error: None,
-                next_retry_seconds: None,
-                pending_changes: Vec::new(),
+                ..observed(Status::Synced, live_service)
             };
             match &service.action {
                 Action::Invalid { diagnostics } => {
@@ -328,14 +325,9 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             statuses.insert(
                 id.clone(),
                 ServiceState {
-                    status: Status::Invalid,
                     manifest: Some(origin.to_string()),
-                    desired_task_definition: None,
-                    live_task_definition: live_service.map(|s| s.task_definition_arn.clone()),
-                    rollout: live_service.and_then(primary_rollout),
                     last_error: Some(error.clone()),
-                    next_retry_seconds: None,
-                    pending_changes: Vec::new(),
+                    ..observed(Status::Invalid, live_service)
                 },
             );
         }
@@ -379,12 +371,15 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             }
         }
 
-        let prune = self
+        let Pruned {
+            notes: prune,
+            deleted,
+        } = self
             .prune(&prune_candidates, outcome.is_valid(), &mut actions)
             .await;
         // What prune left standing stays visible, with the reason, until git or prune decides.
         for service in &prune_candidates {
-            if self.pruned.contains(&service.id) {
+            if deleted.contains(&service.id) {
                 continue;
             }
             let id = service.id.to_string();
@@ -397,16 +392,10 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             statuses.insert(
                 service.id.clone(),
                 ServiceState {
-                    status: Status::OutOfSync,
-                    manifest: None,
-                    desired_task_definition: None,
-                    live_task_definition: Some(service.task_definition_arn.clone()),
-                    rollout: primary_rollout(service),
                     last_error: Some(format!(
                         "in ECS and owned by this source, but in no manifest: {reason}"
                     )),
-                    next_retry_seconds: None,
-                    pending_changes: Vec::new(),
+                    ..observed(Status::OutOfSync, Some(service))
                 },
             );
         }
@@ -543,16 +532,9 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
     ) {
         let Some(id) = report.id.clone() else { return };
         let memory = self.memory.entry(id.clone()).or_default();
-        let state = statuses.entry(id.clone()).or_insert_with(|| ServiceState {
-            status: Status::Synced,
-            manifest: None,
-            desired_task_definition: None,
-            live_task_definition: None,
-            rollout: None,
-            last_error: None,
-            next_retry_seconds: None,
-            pending_changes: Vec::new(),
-        });
+        let state = statuses
+            .entry(id.clone())
+            .or_insert_with(|| observed(Status::Synced, None));
         match report.outcome {
             ServiceOutcome::Synced | ServiceOutcome::Progressing { .. } => {
                 let expected = report
@@ -593,21 +575,22 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
     }
 
     /// Deletes services this source owns that git no longer has, if every rule allows it.
-    /// Returns what it refused and why (also logged); `self.pruned` says what it deleted.
     async fn prune(
         &mut self,
         candidates: &[&LiveService],
         manifests_valid: bool,
         actions: &mut usize,
-    ) -> Vec<String> {
-        self.pruned.clear();
+    ) -> Pruned {
         if candidates.is_empty() {
-            return Vec::new();
+            return Pruned::default();
         }
         let names: Vec<String> = candidates.iter().map(|s| s.id.to_string()).collect();
         let refuse = |why: String| {
             warn!(services = ?names, reason = %why, "prune refused");
-            vec![why]
+            Pruned {
+                notes: vec![why],
+                deleted: BTreeSet::new(),
+            }
         };
         if !self.options.prune {
             return refuse(format!(
@@ -630,6 +613,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             ));
         }
         let mut notes = Vec::new();
+        let mut deleted = BTreeSet::new();
         for service in candidates {
             if service.tags.get(tags::PRUNE).map(String::as_str) == Some("disabled") {
                 let why = format!(
@@ -656,7 +640,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             match result {
                 Ok(()) => {
                     info!(service = %service.id, "pruned: scaled to 0 and deleted");
-                    self.pruned.insert(service.id.clone());
+                    deleted.insert(service.id.clone());
                     self.telemetry.apply_action("deleteService");
                     self.telemetry.service_removed(&service.id);
                     *actions += 2;
@@ -664,7 +648,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 Err(err) => notes.push(format!("pruning {} failed: {err}", service.id)),
             }
         }
-        notes
+        Pruned { notes, deleted }
     }
 
     fn requeue(&self, statuses: &BTreeMap<ServiceId, ServiceState>, now: Instant) -> Requeue {
@@ -692,6 +676,21 @@ fn error_text(diagnostics: &[berth_core::diag::Diagnostic]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A service's state with what ECS shows of it (its task definition and rollout), and nothing
+/// else known yet.
+fn observed(status: Status, live: Option<&LiveService>) -> ServiceState {
+    ServiceState {
+        status,
+        manifest: None,
+        desired_task_definition: None,
+        live_task_definition: live.map(|s| s.task_definition_arn.clone()),
+        rollout: live.and_then(primary_rollout),
+        last_error: None,
+        next_retry_seconds: None,
+        pending_changes: Vec::new(),
+    }
 }
 
 fn primary_rollout(service: &LiveService) -> Option<String> {
