@@ -83,6 +83,28 @@ fn options() -> DaemonOptions {
     }
 }
 
+/// [`options`] with prune on, at most `max_prune` at once.
+fn pruning(max_prune: usize) -> DaemonOptions {
+    DaemonOptions {
+        prune: true,
+        max_prune,
+        ..options()
+    }
+}
+
+/// What the last reconcile's prune refused, and why.
+async fn prune_notes(reconciler: &Reconciler<FakeEcs, FakeRegistry>) -> Vec<String> {
+    reconciler
+        .state()
+        .read()
+        .await
+        .last_reconcile
+        .as_ref()
+        .expect("summary")
+        .prune
+        .clone()
+}
+
 fn reconciler(
     ecs: &FakeEcs,
     options: DaemonOptions,
@@ -222,14 +244,7 @@ async fn a_failed_rollout_is_not_retried_until_backoff_or_a_new_commit() {
 #[tokio::test(start_paused = true)]
 async fn invalid_manifests_do_not_stop_valid_changes_and_block_pruning() {
     let ecs = FakeEcs::new();
-    let (mut reconciler, _) = reconciler(
-        &ecs,
-        DaemonOptions {
-            prune: true,
-            max_prune: 5,
-            ..options()
-        },
-    );
+    let (mut reconciler, _) = reconciler(&ecs, pruning(5));
     let all = snapshot(
         "c1",
         &[
@@ -263,17 +278,10 @@ async fn invalid_manifests_do_not_stop_valid_changes_and_block_pruning() {
         0,
         "nothing is pruned while a manifest is invalid"
     );
-    let last = reconciler
-        .state()
-        .read()
-        .await
-        .last_reconcile
-        .clone()
-        .expect("summary");
+    let prune = prune_notes(&reconciler).await;
     assert!(
-        last.prune.iter().any(|p| p.contains("failed to load")),
-        "{:?}",
-        last.prune
+        prune.iter().any(|p| p.contains("failed to load")),
+        "{prune:?}"
     );
 }
 
@@ -282,14 +290,7 @@ async fn prune_deletes_within_its_limits_and_never_what_it_must_not() {
     let ecs = FakeEcs::new();
     let names = ["web", "a", "b", "c", "keep"];
     let services: Vec<(&str, ManifestText)> = names.iter().map(|n| (*n, web().named(n))).collect();
-    let (mut reconciler, _) = reconciler(
-        &ecs,
-        DaemonOptions {
-            prune: true,
-            max_prune: 1,
-            ..options()
-        },
-    );
+    let (mut reconciler, _) = reconciler(&ecs, pruning(1));
     reconciler.reconcile(&snapshot("c1", &services)).await;
     ecs.edit_service(&ServiceId::new("prod", "keep"), |s| {
         s.tags.insert("berth:prune".into(), "disabled".into());
@@ -303,19 +304,10 @@ async fn prune_deletes_within_its_limits_and_never_what_it_must_not() {
         ))
         .await;
     assert_eq!(ecs.count("DeleteService"), 0);
-    let last = reconciler
-        .state()
-        .read()
-        .await
-        .last_reconcile
-        .clone()
-        .expect("summary");
+    let prune = prune_notes(&reconciler).await;
     assert!(
-        last.prune
-            .iter()
-            .any(|p| p.contains("more than maxPrune 1")),
-        "{:?}",
-        last.prune
+        prune.iter().any(|p| p.contains("more than maxPrune 1")),
+        "{prune:?}"
     );
     // The services left standing are listed, with the reason.
     assert_eq!(status(&reconciler, "a").await, Status::OutOfSync);
@@ -371,19 +363,10 @@ async fn prune_deletes_within_its_limits_and_never_what_it_must_not() {
         ))
         .await;
     assert_eq!(ecs.count("DeleteService"), 1);
-    let last = reconciler
-        .state()
-        .read()
-        .await
-        .last_reconcile
-        .clone()
-        .expect("summary");
+    let prune = prune_notes(&reconciler).await;
     assert!(
-        last.prune
-            .iter()
-            .any(|p| p.contains("berth:prune=disabled")),
-        "{:?}",
-        last.prune
+        prune.iter().any(|p| p.contains("berth:prune=disabled")),
+        "{prune:?}"
     );
 }
 
@@ -427,14 +410,7 @@ async fn a_dependency_that_is_already_in_sync_does_not_hold_its_dependent_back()
 #[tokio::test(start_paused = true)]
 async fn a_file_that_stops_parsing_keeps_its_service_invalid_and_untouched() {
     let ecs = FakeEcs::new();
-    let (mut reconciler, _) = reconciler(
-        &ecs,
-        DaemonOptions {
-            prune: true,
-            max_prune: 5,
-            ..options()
-        },
-    );
+    let (mut reconciler, _) = reconciler(&ecs, pruning(5));
     reconciler
         .reconcile(&snapshot(
             "c1",
