@@ -175,11 +175,16 @@ impl Estate {
         std::fs::remove_file(self.manifest_path(&format!("{name}.yaml"))).expect("rm manifest");
     }
 
-    /// Commits everything in the work tree and pushes it; returns the new commit's sha.
+    /// Commits everything in the work tree (possibly nothing) and pushes it; returns the new
+    /// commit's sha.
     fn commit(&self, message: &str) -> String {
         let work = self.work();
         git(&work, &["add", "--all"]);
-        git(&work, &["commit", "--quiet", "-m", message]);
+        // Empty when nothing changed: still a new sha for the branch to move to.
+        git(
+            &work,
+            &["commit", "--quiet", "--allow-empty", "-m", message],
+        );
         git(&work, &["push", "--quiet", "origin", "main"]);
         git(&work, &["rev-parse", "HEAD"]).trim().to_string()
     }
@@ -298,6 +303,50 @@ server:
             .and_then(|addr| addr.parse().ok())
             .expect("listen address");
         Daemon::start(&config_path, addr, &self.dir.path().join("berth.log"))
+    }
+
+    /// Drift made outside berth: `name` scaled to 5 and its `MODE` set to `hacked` through a
+    /// new revision registered by hand.
+    fn drift(&self, name: &str) {
+        let live = self.task_definition(&self.live_task_definition(name));
+        let mut input = json!({
+            "family": live["family"],
+            "containerDefinitions": live["containerDefinitions"],
+            "cpu": live["cpu"],
+            "memory": live["memory"],
+            "networkMode": live["networkMode"],
+            "requiresCompatibilities": live["requiresCompatibilities"],
+        });
+        input["containerDefinitions"][0]["environment"] =
+            json!([{ "name": "MODE", "value": "hacked" }]);
+        let registered = self
+            .account
+            .ecs("RegisterTaskDefinition", input)
+            .expect("RegisterTaskDefinition");
+        let arn = registered["taskDefinition"]["taskDefinitionArn"]
+            .as_str()
+            .expect("arn")
+            .to_string();
+        self.account
+            .ecs(
+                "UpdateService",
+                json!({ "cluster": CLUSTER, "service": name, "desiredCount": 5, "taskDefinition": arn }),
+            )
+            .expect("UpdateService");
+    }
+
+    /// `(desiredCount, MODE)` of the live service.
+    fn count_and_mode(&self, name: &str) -> (u64, String) {
+        let service = self.describe(name);
+        let task_definition =
+            self.task_definition(service["taskDefinition"].as_str().unwrap_or_default());
+        let mode = task_definition["containerDefinitions"][0]["environment"]
+            .as_array()
+            .and_then(|env| env.iter().find(|e| e["name"] == "MODE"))
+            .and_then(|e| e["value"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        (service["desiredCount"].as_u64().unwrap_or_default(), mode)
     }
 }
 
@@ -745,7 +794,7 @@ fn a_webhook_with_a_bad_missing_or_replayed_signature_gets_401_and_no_fetch() {
     let mut daemon = estate.daemon(&estate.config());
     daemon.wait_synced(&["web", "api", "worker"]);
     let fetches = daemon.fetches();
-    let sha = estate.commit_empty();
+    let sha = estate.commit("empty");
     let body = push_body("refs/heads/main", &sha);
     let signature = sign(&body);
 
@@ -797,63 +846,6 @@ fn a_webhook_with_a_bad_missing_or_replayed_signature_gets_401_and_no_fetch() {
     daemon.wait_until("a reconcile", Duration::from_secs(5), |d| {
         (d.reconciles() > reconciles).then_some(())
     });
-}
-
-impl Estate {
-    /// An empty commit (a new sha with the same manifests), pushed.
-    fn commit_empty(&self) -> String {
-        let work = self.work();
-        git(
-            &work,
-            &["commit", "--quiet", "--allow-empty", "-m", "empty"],
-        );
-        git(&work, &["push", "--quiet", "origin", "main"]);
-        git(&work, &["rev-parse", "HEAD"]).trim().to_string()
-    }
-
-    /// Drift made outside berth: `name` scaled to 5 and its `MODE` set to `hacked` through a
-    /// new revision registered by hand.
-    fn drift(&self, name: &str) {
-        let live = self.task_definition(&self.live_task_definition(name));
-        let mut input = json!({
-            "family": live["family"],
-            "containerDefinitions": live["containerDefinitions"],
-            "cpu": live["cpu"],
-            "memory": live["memory"],
-            "networkMode": live["networkMode"],
-            "requiresCompatibilities": live["requiresCompatibilities"],
-        });
-        input["containerDefinitions"][0]["environment"] =
-            json!([{ "name": "MODE", "value": "hacked" }]);
-        let registered = self
-            .account
-            .ecs("RegisterTaskDefinition", input)
-            .expect("RegisterTaskDefinition");
-        let arn = registered["taskDefinition"]["taskDefinitionArn"]
-            .as_str()
-            .expect("arn")
-            .to_string();
-        self.account
-            .ecs(
-                "UpdateService",
-                json!({ "cluster": CLUSTER, "service": name, "desiredCount": 5, "taskDefinition": arn }),
-            )
-            .expect("UpdateService");
-    }
-
-    /// `(desiredCount, MODE)` of the live service.
-    fn count_and_mode(&self, name: &str) -> (u64, String) {
-        let service = self.describe(name);
-        let task_definition =
-            self.task_definition(service["taskDefinition"].as_str().unwrap_or_default());
-        let mode = task_definition["containerDefinitions"][0]["environment"]
-            .as_array()
-            .and_then(|env| env.iter().find(|e| e["name"] == "MODE"))
-            .and_then(|e| e["value"].as_str())
-            .unwrap_or_default()
-            .to_string();
-        (service["desiredCount"].as_u64().unwrap_or_default(), mode)
-    }
 }
 
 #[test]
