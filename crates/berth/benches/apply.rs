@@ -13,7 +13,12 @@
 
 #[path = "support/manifest.rs"]
 mod manifest_support;
+
+#[path = "support/proc.rs"]
+mod proc_support;
+
 use manifest_support::BenchManifest;
+use proc_support::status_kib;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -60,11 +65,7 @@ fn estate(account: &TestAccount, network: &Network, tag: &str) -> LoadOutcome {
 
 /// Peak resident set size of this process so far (`VmHWM`), in KiB.
 fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+    status_kib("self", "VmHWM")
 }
 
 async fn adapter(account: &TestAccount) -> Aws {

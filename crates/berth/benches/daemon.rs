@@ -22,7 +22,12 @@
 
 #[path = "support/manifest.rs"]
 mod manifest_support;
+
+#[path = "support/proc.rs"]
+mod proc_support;
+
 use manifest_support::BenchManifest;
+use proc_support::status_kib;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
@@ -177,19 +182,12 @@ fn usage(pid: u32) -> Usage {
             .and_then(|f| f.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/pid/status");
-    let kib = |key: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(key))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
+    let pid = pid.to_string();
+    let kib = |field: &str| status_kib(&pid, field).unwrap_or(0);
     Usage {
         cpu_ticks: tick(11) + tick(12),
-        rss_kib: kib("VmRSS:"),
-        hwm_kib: kib("VmHWM:"),
+        rss_kib: kib("VmRSS"),
+        hwm_kib: kib("VmHWM"),
     }
 }
 

@@ -10,7 +10,12 @@
 
 #[path = "support/manifest.rs"]
 mod manifest_support;
+
+#[path = "support/proc.rs"]
+mod proc_support;
+
 use manifest_support::BenchManifest;
+use proc_support::status_kib;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -38,15 +43,6 @@ fn manifest(account: &TestAccount, network: &Network, index: usize) -> String {
     BenchManifest::new(account, network, name, cluster, index, index % REPOSITORIES)
         .with_load_balancer_and_secrets()
         .text()
-}
-
-/// A `/proc/self/status` field in KiB (`VmHWM`: peak resident set size; `VmRSS`: current).
-fn status_kib(pid: &str, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn mib(kib: Option<u64>) -> String {

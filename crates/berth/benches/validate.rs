@@ -3,6 +3,10 @@
 //!
 //! Target (issue #2): under 1 s and under 100 MB on the 2-core reference machine.
 
+#[path = "support/proc.rs"]
+mod proc_support;
+use proc_support::status_kib;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -90,11 +94,7 @@ fn write_estate(root: &Path) -> std::io::Result<u64> {
 
 /// Peak resident set size of this process so far (`VmHWM`, Linux), in KiB.
 fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+    status_kib("self", "VmHWM")
 }
 
 fn main() {
