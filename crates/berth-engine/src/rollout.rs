@@ -190,6 +190,8 @@ impl<'a, E: EcsRead> RolloutPolls<'a, E> {
 
     /// `id` as ECS reports it now (at most `fresh_for` ago).
     async fn lookup(&self, id: &ServiceId) -> Result<ServiceLookup, String> {
+        // Held across the read on purpose: followers that wake together queue here, and all
+        // but the first find the answer the first one's read brought back.
         let mut state = self.state.lock().await;
         if let Some((at, lookup)) = state.latest.get(id)
             && at.elapsed() < self.fresh_for
