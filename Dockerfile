@@ -1,6 +1,6 @@
 # berth's container image: the `berth` binary on a small Debian runtime, running as a non-root
 # user. Build: `docker build -t berth .`; run: `docker run -p 8080:8080 -v $PWD/berth.yaml:/etc/berth/berth.yaml:ro berth`.
-# In AWS it runs as a Fargate task (SPEC "Self-hosting"); credentials come from the task role.
+# In AWS it runs as a Fargate task ; credentials come from the task role.
 
 FROM rust:1.94-slim-bookworm AS build
 # libgit2 and OpenSSL are vendored (built from source): they need a C toolchain, make and perl.

@@ -16,7 +16,14 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> cargo test"
-cargo test --workspace --locked
+# The first pass runs every corpus test over the repository's own fixtures (testdata/corpus).
+env -u BERTH_CORPUS_DIR cargo test --workspace --locked
+
+# BERTH_CORPUS_DIR=DIR runs the same corpus tests once more over another corpus.
+if [ -n "${BERTH_CORPUS_DIR:-}" ]; then
+    echo "==> corpus tests over $BERTH_CORPUS_DIR"
+    cargo test --locked -p berth-core -p berth-aws -p berth -- corpus
+fi
 
 echo "==> generated ECS model is up to date"
 cargo run --quiet --locked -p berth-codegen -- --check

@@ -1,4 +1,4 @@
-//! berth-server: the daemon's HTTP interface (SPEC "Interfaces", HTTP and Metrics).
+//! berth-server: the daemon's HTTP interface (docs/cli.md, `berth run`; docs/operations.md).
 //!
 //! One listener serves `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /status`,
 //! `POST /webhook/github` and `POST /reconcile`. The daemon owns all state: it implements
@@ -6,7 +6,7 @@
 //! [`Trigger`]s from the two authenticated endpoints over a channel. Nothing here changes anything
 //! without authentication: an unauthenticated request can at most read.
 //!
-//! - [`metrics`]: the Prometheus registry with SPEC's metric names and labels.
+//! - [`metrics`]: the Prometheus registry with the metric names and labels of docs/operations.md.
 //! - [`server`]: the axum router, request authentication, and serving with graceful shutdown.
 
 pub mod metrics;
@@ -82,7 +82,7 @@ pub enum ServerError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A string is not one of SPEC's service statuses (`Synced`, `Progressing`, `OutOfSync`,
+    /// A string is not one of the service statuses of docs/operations.md (`Synced`, `Progressing`, `OutOfSync`,
     /// `Failed`, `Invalid`, `Suspended`).
     #[error(
         "unknown service status {value:?}: expected one of Synced, Progressing, OutOfSync, Failed, Invalid, Suspended"

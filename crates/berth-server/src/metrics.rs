@@ -1,5 +1,5 @@
-//! berth's Prometheus metrics: the names and labels below are part of the product contract (SPEC
-//! "Interfaces", Metrics), so they are spelled out once here and nowhere else.
+//! berth's Prometheus metrics: the names and labels below are part of the product contract (docs/operations.md,
+//! "Metrics"), so they are spelled out once here and nowhere else.
 //!
 //! | metric | type | labels |
 //! |---|---|---|
@@ -55,7 +55,7 @@ const GIT_FETCH_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
-/// The status of one service, as SPEC names them (the `status` label of `berth_service_status`).
+/// The status of one service, as docs/operations.md names them (the `status` label of `berth_service_status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ServiceStatus {
     /// Live state equals git.
@@ -73,7 +73,7 @@ pub enum ServiceStatus {
 }
 
 impl ServiceStatus {
-    /// Every status, in SPEC order.
+    /// Every status, in the order docs/operations.md lists them.
     pub const ALL: [ServiceStatus; 6] = [
         ServiceStatus::Synced,
         ServiceStatus::Progressing,
@@ -83,7 +83,7 @@ impl ServiceStatus {
         ServiceStatus::Suspended,
     ];
 
-    /// The label value, exactly as SPEC spells it.
+    /// The label value, exactly as docs/operations.md spells it.
     pub const fn as_str(self) -> &'static str {
         match self {
             ServiceStatus::Synced => "Synced",

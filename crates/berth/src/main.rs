@@ -3,6 +3,8 @@
 mod cli;
 mod cmd;
 mod config;
+#[cfg(test)]
+mod doc_examples;
 
 use std::process::ExitCode;
 

@@ -50,7 +50,7 @@ pub enum Trigger {
     Manual,
 }
 
-/// How the daemon behaves (SPEC "Configuration", `reconcile:`).
+/// How the daemon behaves (docs/cli.md, `berth run`, `reconcile:`).
 #[derive(Debug, Clone)]
 pub struct DaemonOptions {
     /// Full reconcile at least this often, even without a new revision (drift detection).
@@ -195,7 +195,7 @@ pub async fn run<S, E, R>(
                         manual |= more == Trigger::Manual;
                     }
                     if manual {
-                        // An explicit request retries failed services now (SPEC "Rollout").
+                        // An explicit request retries failed services now (docs/operations.md, "When a rollout fails").
                         reconciler.clear_backoff();
                     }
                 }

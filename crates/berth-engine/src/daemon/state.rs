@@ -7,7 +7,7 @@ use std::time::Duration;
 use berth_core::manifest::ServiceId;
 use serde::Serialize;
 
-/// A service's status (SPEC "Service status values").
+/// A service's status (docs/operations.md, "Service statuses").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Status {
     /// Live matches git and no rollout is in flight.
@@ -35,7 +35,7 @@ impl Status {
         Status::Suspended,
     ];
 
-    /// The status's name, as in SPEC and metrics.
+    /// The status's name, as in `/status`, metrics and docs/operations.md.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Synced => "Synced",

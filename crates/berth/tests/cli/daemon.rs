@@ -874,7 +874,7 @@ fn drift_is_reverted_with_self_heal_reported_without_even_across_a_restart_and_c
         ),
         0.0
     );
-    every_spec_metric_parses(&daemon.metrics());
+    every_documented_metric_parses(&daemon.metrics());
     let exit = daemon.terminate();
     assert!(exit.success());
 
@@ -912,9 +912,9 @@ fn drift_is_reverted_with_self_heal_reported_without_even_across_a_restart_and_c
     assert_eq!(estate.count_and_mode("api"), (5, "hacked".to_string()));
 }
 
-/// Every SPEC metric is in `text`, and Prometheus's reference parser (the Python client's)
+/// Every metric of docs/operations.md ("Metrics") is in `text`, and Prometheus's reference parser (the Python client's)
 /// reads all of it.
-fn every_spec_metric_parses(text: &str) {
+fn every_documented_metric_parses(text: &str) {
     let python = berth_testkit::workspace_root().join("deploy/local/.venv/bin/python");
     assert!(
         python.exists(),
