@@ -17,8 +17,9 @@ use std::net::SocketAddr;
 
 pub use metrics::{Metrics, ServiceStatus};
 pub use server::{
-    DEFAULT_BODY_LIMIT, DEFAULT_LISTEN, DaemonView, Readiness, ServerConfig, Trigger, bind, router,
-    serve, serve_on,
+    DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_REQUEST_TIMEOUT, DaemonView, HttpLimits, Readiness, ServerConfig, Trigger, bind,
+    router, serve, serve_on,
 };
 
 /// A secret string (webhook secret, API token). `Debug` prints `***`, and there is no `Display`,
@@ -65,13 +66,6 @@ pub enum ServerError {
         /// The address from the configuration (`server.listen`).
         addr: SocketAddr,
         /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Serving failed after the listener was bound.
-    #[error("HTTP server failed: {source}")]
-    Serve {
-        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },

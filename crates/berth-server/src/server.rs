@@ -21,6 +21,7 @@
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -29,11 +30,16 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hmac::{Hmac, KeyInit, Mac};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tower_http::timeout::TimeoutLayer;
 use tracing::{debug, info, warn};
 
 use crate::metrics::{self, Metrics};
@@ -42,6 +48,19 @@ use crate::{Secret, ServerError};
 /// The default request body limit (1 MiB); GitHub caps webhook payloads at 25 MB, but a push
 /// event of a deploy repository is a few kilobytes.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How long a client may take to send a request's headers (and how long an idle keep-alive
+/// connection is kept) before the connection is closed: a slow or silent client cannot hold a
+/// connection for longer.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one request may take, body included, before it is answered 408.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many connections are served at once; further clients wait in the listen backlog until
+/// one closes. Below the usual 1024 open-file limit, so the process never runs out of
+/// descriptors for its own work (git, AWS).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// The default listen address, `0.0.0.0:8080`.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
@@ -63,6 +82,30 @@ pub struct ServerConfig {
     pub branch: String,
     /// The largest accepted request body, in bytes; larger ones get 413.
     pub body_limit: usize,
+    /// Timeouts and the connection cap that keep a slow or flooding client from exhausting the
+    /// server.
+    pub limits: HttpLimits,
+}
+
+/// What one client may cost the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Time to receive a request's headers; also the idle time of a keep-alive connection.
+    pub header_read_timeout: Duration,
+    /// Time to handle one request, reading its body included.
+    pub request_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -73,6 +116,7 @@ impl Default for ServerConfig {
             api_token: None,
             branch: "main".to_owned(),
             body_limit: DEFAULT_BODY_LIMIT,
+            limits: HttpLimits::default(),
         }
     }
 }
@@ -160,6 +204,10 @@ pub fn router(
         .route("/webhook/github", post(webhook))
         .route("/reconcile", post(reconcile))
         .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.limits.request_timeout,
+        ))
         .with_state(state)
 }
 
@@ -179,45 +227,94 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
 /// lets in-flight requests finish and returns. The returned future does not borrow `config`, so
 /// it can be spawned.
 ///
-/// Graceful shutdown waits for every open request; wrap the call in a timeout if a stuck client
-/// must not hold the process.
+/// Graceful shutdown waits for every open request; the header and request timeouts of
+/// `config.limits` bound how long that can take.
 ///
 /// # Errors
 ///
-/// [`ServerError::Bind`] if the address cannot be bound, [`ServerError::Serve`] if serving fails.
+/// [`ServerError::Bind`] if the address cannot be bound.
 pub fn serve(
     config: &ServerConfig,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> impl Future<Output = Result<(), ServerError>> + Send + 'static {
     let addr = config.listen;
+    let limits = config.limits;
     async move {
         let listener = bind(addr).await?;
-        serve_on(listener, router, shutdown).await
+        serve_on(listener, router, limits, shutdown).await
     }
 }
 
 /// Serves `router` on an already bound listener until `shutdown` completes (see [`serve`]).
 ///
+/// Each connection is served by hyper's HTTP/1 connection with a header read timeout (so a
+/// client that connects and sends nothing, or sends its headers a byte at a time, is closed),
+/// and at most `limits.max_connections` are served at once: the next is accepted only when a
+/// permit is free.
+///
 /// # Errors
 ///
-/// [`ServerError::Serve`] if serving fails.
+/// None today: a failed `accept` (out of descriptors, a connection reset before it was
+/// accepted) is logged and retried, since one client must not stop the server.
 pub async fn serve_on(
     listener: TcpListener,
     router: Router,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     match listener.local_addr() {
         Ok(addr) => info!(%addr, "HTTP server listening"),
         Err(error) => warn!(%error, "HTTP server listening on an unknown address"),
     }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| ServerError::Serve { source })?;
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = accept(&listener, &permits) => accepted,
+        };
+        let Some((stream, permit)) = accepted else {
+            continue;
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                debug!(%error, "HTTP connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    graceful.shutdown().await;
     info!("HTTP server stopped");
     Ok(())
 }
+
+/// Waits for a connection permit, then accepts one connection. `None` when `accept` failed; the
+/// failure is logged and followed by a short pause, so that running out of descriptors does not
+/// become a busy loop.
+async fn accept(
+    listener: &TcpListener,
+    permits: &Arc<Semaphore>,
+) -> Option<(TcpStream, OwnedSemaphorePermit)> {
+    let permit = Arc::clone(permits).acquire_owned().await.ok()?;
+    match listener.accept().await {
+        Ok((stream, _)) => Some((stream, permit)),
+        Err(error) => {
+            warn!(%error, "cannot accept an HTTP connection");
+            tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+            None
+        }
+    }
+}
+
+/// The pause after a failed `accept`.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 async fn healthz() -> &'static str {
     "ok\n"

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_server::{
-    DaemonView, Metrics, Readiness, Secret, ServerConfig, ServerError, ServiceStatus, Trigger,
+    DaemonView, HttpLimits, Metrics, Readiness, Secret, ServerConfig, ServerError, ServiceStatus,
+    Trigger,
 };
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -90,9 +91,14 @@ async fn start(config: ServerConfig, channel_capacity: usize) -> Harness {
     let (sender, triggers) = mpsc::channel(channel_capacity);
     let router = berth_server::router(view.clone(), metrics.clone(), sender, &config);
     let (shutdown, stop) = oneshot::channel::<()>();
-    let server = tokio::spawn(berth_server::serve_on(listener, router, async move {
-        let _ = stop.await;
-    }));
+    let server = tokio::spawn(berth_server::serve_on(
+        listener,
+        router,
+        config.limits,
+        async move {
+            let _ = stop.await;
+        },
+    ));
     Harness {
         addr,
         triggers,
@@ -698,4 +704,86 @@ async fn serve_reports_an_address_in_use() {
         .unwrap_err();
     assert!(matches!(error, ServerError::Bind { addr, .. } if addr == config.listen));
     assert!(error.to_string().contains("cannot listen on"), "{error}");
+}
+
+/// Limits small enough to observe in a test.
+fn tight_limits() -> ServerConfig {
+    ServerConfig {
+        limits: HttpLimits {
+            header_read_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            max_connections: 64,
+        },
+        ..config()
+    }
+}
+
+/// Reads until the server closes `stream`; `true` once it has (EOF, reset, or a 408 answer),
+/// `false` if it answered something else or kept the connection open for a minute.
+async fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut buffer = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut buffer));
+    match read.await {
+        Err(_) => false,
+        Ok(Ok(0) | Err(_)) => true,
+        Ok(Ok(_)) => String::from_utf8_lossy(&buffer).starts_with("HTTP/1.1 408"),
+    }
+}
+
+/// A slowloris: 1,100 connections that send nothing and 50 that send half a request head.
+/// Before the limits, 1,100 idle connections made `/healthz` time out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_under_a_slowloris_and_idle_connections_are_closed() {
+    let harness = start(tight_limits(), 8).await;
+    let addr = harness.addr;
+    let mut idle = Vec::new();
+    for _ in 0..1_100 {
+        idle.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("half a head");
+        slow.push(stream);
+    }
+    // Liveness, not latency: the bound only keeps a regression from hanging the suite.
+    let reply = tokio::time::timeout(
+        Duration::from_secs(120),
+        request(addr, "GET", "/healthz", &[], b""),
+    )
+    .await
+    .expect("/healthz answers while 1,150 clients hold connections");
+    assert_eq!(reply.status, 200);
+    // The first idle and the first slow connection were served, and closed for being too slow.
+    assert!(
+        closed_by_server(&mut idle[0]).await,
+        "an idle connection is closed"
+    );
+    assert!(
+        closed_by_server(&mut slow[0]).await,
+        "a slow head is cut off"
+    );
+    drop((idle, slow));
+    harness.stop().await;
+}
+
+/// A body that never finishes is answered 408 after the request timeout, and triggers nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_finishes_gets_408() {
+    let mut harness = start(tight_limits(), 8).await;
+    let mut stream = TcpStream::connect(harness.addr).await.expect("connect");
+    let head = format!(
+        "POST /webhook/github HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\
+         X-GitHub-Event: push\r\nX-Hub-Signature-256: {PUSH_MAIN_SIGNATURE}\r\n\r\n{{\"ref\""
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut response));
+    read.await.expect("the server answers").expect("read");
+    assert_eq!(parse_response(&response).status, 408);
+    harness.assert_no_trigger();
+    harness.stop().await;
 }

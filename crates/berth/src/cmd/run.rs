@@ -132,7 +132,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         let listener = berth_server::bind(server_config.listen).await?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut server_shutdown = shutdown_rx.clone();
-        let server = tokio::spawn(berth_server::serve_on(listener, router, async move {
+        let server = tokio::spawn(berth_server::serve_on(listener, router, server_config.limits, async move {
             let _ = server_shutdown.changed().await;
         }));
         let forward_tx = trigger_tx.clone();
