@@ -80,6 +80,9 @@ pub struct DaemonOptions {
     /// Retry delays after a failed fetch (capped by `poll_interval`): a blip is retried soon,
     /// an outage is not hammered.
     pub fetch_backoff: Backoff,
+    /// A fetch that has not finished after this long is abandoned and counts as failed, so a
+    /// remote that accepts and never answers cannot stall the loop.
+    pub fetch_timeout: Duration,
 }
 
 impl Default for DaemonOptions {
@@ -101,6 +104,7 @@ impl Default for DaemonOptions {
                 min: Duration::from_secs(1),
                 max: Duration::from_secs(60),
             },
+            fetch_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -133,7 +137,16 @@ pub async fn run<S, E, R>(
         }
         let fetched = {
             let started = tokio::time::Instant::now();
-            let result = source.fetch().await;
+            state.write().await.fetch_started();
+            let result = tokio::select! {
+                result = tokio::time::timeout(options.fetch_timeout, source.fetch()) => result
+                    .unwrap_or_else(|_| Err(format!(
+                        "fetch did not finish within {}s; abandoned",
+                        options.fetch_timeout.as_secs()
+                    ))),
+                // Shutdown does not wait for a fetch: nothing has changed yet.
+                _ = shutdown.changed() => break,
+            };
             reconciler.telemetry().git_fetch(started.elapsed());
             result
         };
@@ -179,9 +192,14 @@ pub async fn run<S, E, R>(
         } else {
             options.poll_interval
         };
-        let mut wake = (tokio::time::Instant::now() + next_fetch).min(next_full);
-        if let Some(at) = requeue {
-            wake = wake.min(at);
+        let mut wake = tokio::time::Instant::now() + next_fetch;
+        // A full reconcile or a requeue is a reason to wake only once there is a revision to
+        // reconcile; before the first good fetch, only the fetch backoff sets the pace.
+        if last_good.is_some() {
+            wake = wake.min(next_full);
+            if let Some(at) = requeue {
+                wake = wake.min(at);
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}

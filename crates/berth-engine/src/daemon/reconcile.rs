@@ -158,7 +158,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                     prune: Vec::new(),
                 };
                 self.telemetry.reconcile(started.elapsed(), "error");
-                self.state.write().await.last_reconcile = Some(summary);
+                self.state.write().await.reconciled(summary);
                 return Requeue::After(self.options.backoff.min);
             }
         };
@@ -459,7 +459,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             state.services.insert(id.to_string(), service);
         }
         state.invalid_files = invalid_files;
-        state.last_reconcile = Some(ReconcileSummary {
+        state.reconciled(ReconcileSummary {
             revision: snapshot.revision.clone(),
             result,
             duration_seconds: duration.as_secs_f64(),

@@ -111,6 +111,13 @@ pub struct DaemonState {
     pub source_error: Option<String>,
     /// How long since the source was last read successfully (seconds), set at each fetch.
     pub source_stale_seconds: Option<u64>,
+    /// How long the fetch under way has been running (seconds), while one is.
+    #[serde(
+        rename = "fetchInProgressSeconds",
+        serialize_with = "seconds_since",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub fetching_since: Option<tokio::time::Instant>,
     /// The last reconcile.
     pub last_reconcile: Option<ReconcileSummary>,
     /// Per service.
@@ -121,6 +128,9 @@ pub struct DaemonState {
     pub invalid_files: Vec<InvalidFile>,
     #[serde(skip)]
     last_fetch_ok: Option<tokio::time::Instant>,
+    /// When a reconcile last read ECS successfully.
+    #[serde(skip)]
+    last_read_ok: Option<tokio::time::Instant>,
     #[serde(skip)]
     staleness: Option<Duration>,
 }
@@ -134,7 +144,12 @@ impl DaemonState {
         }
     }
 
+    pub(crate) fn fetch_started(&mut self) {
+        self.fetching_since = Some(tokio::time::Instant::now());
+    }
+
     pub(crate) fn fetched_ok(&mut self, revision: &str) {
+        self.fetching_since = None;
         self.revision = Some(revision.to_string());
         self.source_error = None;
         self.last_fetch_ok = Some(tokio::time::Instant::now());
@@ -142,25 +157,44 @@ impl DaemonState {
     }
 
     pub(crate) fn fetch_failed(&mut self, error: String) {
+        self.fetching_since = None;
         self.source_error = Some(error);
         self.source_stale_seconds = self.last_fetch_ok.map(|at| at.elapsed().as_secs());
     }
 
-    /// Ready after the first reconcile, and while the source has been readable within the
-    /// staleness limit; otherwise why not.
-    pub fn readiness(&self) -> Result<(), String> {
-        if self.last_reconcile.is_none() {
-            return Err("no reconcile has completed yet".into());
+    /// Records a finished reconcile; one that read ECS renews readiness.
+    pub(crate) fn reconciled(&mut self, summary: ReconcileSummary) {
+        if summary.error.is_none() {
+            self.last_read_ok = Some(tokio::time::Instant::now());
         }
-        if let (Some(limit), Some(error)) = (self.staleness, &self.source_error) {
-            let stale = self.last_fetch_ok.map_or(Duration::MAX, |at| at.elapsed());
-            if stale > limit {
-                return Err(format!(
-                    "source unreadable for {}s (limit {}s): {error}",
-                    stale.as_secs(),
-                    limit.as_secs()
-                ));
-            }
+        self.last_reconcile = Some(summary);
+    }
+
+    /// Ready after the first reconcile, while the source has been readable and reconciles have
+    /// read ECS within the staleness limit; otherwise why not.
+    pub fn readiness(&self) -> Result<(), String> {
+        let Some(last) = &self.last_reconcile else {
+            return Err("no reconcile has completed yet".into());
+        };
+        let limit = self.staleness.unwrap_or(Duration::MAX);
+        let since = |at: Option<tokio::time::Instant>| at.map_or(Duration::MAX, |at| at.elapsed());
+        if let Some(error) = &self.source_error
+            && since(self.last_fetch_ok) > limit
+        {
+            return Err(format!(
+                "source unreadable for {} (limit {}s): {error}",
+                seconds_text(since(self.last_fetch_ok)),
+                limit.as_secs()
+            ));
+        }
+        if let Some(error) = &last.error
+            && since(self.last_read_ok) > limit
+        {
+            return Err(format!(
+                "reconciles cannot read ECS for {} (limit {}s): {error}",
+                seconds_text(since(self.last_read_ok)),
+                limit.as_secs()
+            ));
         }
         Ok(())
     }
@@ -168,6 +202,26 @@ impl DaemonState {
     /// The status of `id`, if known.
     pub fn service(&self, id: &ServiceId) -> Option<&ServiceState> {
         self.services.get(&id.to_string())
+    }
+}
+
+/// `12s`, or `ever` for a duration that never started.
+fn seconds_text(duration: Duration) -> String {
+    if duration == Duration::MAX {
+        "ever".into()
+    } else {
+        format!("{}s", duration.as_secs())
+    }
+}
+
+/// Serializes a start instant as the whole seconds elapsed since.
+fn seconds_since<S: serde::Serializer>(
+    since: &Option<tokio::time::Instant>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match since {
+        Some(at) => serializer.serialize_u64(at.elapsed().as_secs()),
+        None => serializer.serialize_none(),
     }
 }
 
