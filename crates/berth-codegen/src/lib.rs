@@ -1,17 +1,22 @@
 //! berth-codegen: generates berth's serde model of the ECS API input shapes
-//! (`crates/berth-core/src/model/ecs.rs`) from botocore's ECS API model, and the conversions
-//! between that model and the Rust AWS SDK's types (`crates/berth-aws/src/convert/generated.rs`).
+//! (`crates/berth-core/src/model/ecs.rs`) from botocore's ECS API model, the conversions
+//! between that model and the Rust AWS SDK's types (`crates/berth-aws/src/convert/generated.rs`),
+//! and the manifest reference for users (`docs/manifest-reference.md`).
 //!
 //! `botocore` reads the model, `plan` picks the shapes berth embeds and applies berth's
 //! overrides, `docs` turns the model's HTML documentation into rustdoc, `names` makes Rust
 //! identifiers, and `render` writes the model source. `sdk` maps the model onto the SDK's
-//! types (with its override table) and `convert` writes the conversions.
+//! types (with its override table) and `convert` writes the conversions. `reference` writes the
+//! manifest reference from the same plan, with berth's envelope and validation rules from the
+//! Markdown templates in `src/reference/` (berth-core's `tests/reference.rs` checks those
+//! against the loader and the validation rules).
 
 mod botocore;
 mod convert;
 mod docs;
 mod names;
 mod plan;
+mod reference;
 mod render;
 mod sdk;
 
@@ -41,6 +46,9 @@ pub enum Error {
     /// A structure contains itself without a list or map in between.
     #[error("shape `{0}` contains itself; the generator would need to box it")]
     Recursive(String),
+    /// The manifest reference cannot be written (a type it cannot name, a broken link).
+    #[error("cannot write the manifest reference: {0}")]
+    Reference(String),
 }
 
 /// The committed AWS model the generator reads.
@@ -56,6 +64,11 @@ pub fn output_path() -> PathBuf {
 /// The generated conversions file.
 pub fn convert_output_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../berth-aws/src/convert/generated.rs")
+}
+
+/// The generated manifest reference.
+pub fn reference_output_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/manifest-reference.md")
 }
 
 /// One generated file.
@@ -76,8 +89,8 @@ pub fn generate(model_json: &str) -> Result<String, Error> {
     Ok(render::render(&plan, BOTOCORE_VERSION))
 }
 
-/// Generates every output file from the JSON text of the AWS model: the model (`ecs.rs`) and
-/// the SDK conversions (`generated.rs`).
+/// Generates every output file from the JSON text of the AWS model: the model (`ecs.rs`), the
+/// SDK conversions (`generated.rs`) and the manifest reference (`manifest-reference.md`).
 pub fn generate_all(model_json: &str) -> Result<Vec<Output>, Error> {
     let model = botocore::ServiceModel::parse(model_json)?;
     let plan = plan::plan(&model)?;
@@ -92,6 +105,11 @@ pub fn generate_all(model_json: &str) -> Result<Vec<Output>, Error> {
             path: convert_output_path(),
             shown: "crates/berth-aws/src/convert/generated.rs",
             text: convert::render(&convert_plan, &plan.api_version, BOTOCORE_VERSION),
+        },
+        Output {
+            path: reference_output_path(),
+            shown: "docs/manifest-reference.md",
+            text: reference::render(&plan, BOTOCORE_VERSION)?,
         },
     ])
 }

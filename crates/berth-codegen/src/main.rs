@@ -1,6 +1,6 @@
-//! `berth-codegen [--check]`: writes `crates/berth-core/src/model/ecs.rs` and
-//! `crates/berth-aws/src/convert/generated.rs` from the AWS model, or with `--check` exits 1 if
-//! a committed file differs from what it would write.
+//! `berth-codegen [--check]`: writes `crates/berth-core/src/model/ecs.rs`,
+//! `crates/berth-aws/src/convert/generated.rs` and `docs/manifest-reference.md` from the AWS
+//! model, or with `--check` exits 1 if a committed file differs from what it would write.
 
 use std::fs;
 use std::process::ExitCode;
@@ -46,8 +46,8 @@ fn run(check: bool) -> Result<ExitCode, String> {
             println!("{shown} is up to date");
         } else if check {
             eprintln!(
-                "{shown} is stale (it differs from what the AWS model in \
-                 crates/berth-codegen/model/ generates): run `cargo run -p berth-codegen`"
+                "{shown} is stale (it differs from what crates/berth-codegen generates from \
+                 the AWS model in crates/berth-codegen/model/): run `cargo run -p berth-codegen`"
             );
             stale = true;
         } else {

@@ -18,11 +18,22 @@ struct Root {
     doc: &'static str,
     /// Members left out (berth sets them from elsewhere).
     drop: &'static [&'static str],
-    /// Members that are `Option` although botocore marks them required, with the reason.
-    optional: &'static [(&'static str, &'static str)],
+    /// Members that are `Option` although botocore marks them required.
+    optional: &'static [OptionalOverride],
     /// Members whose Rust type berth replaces, with a doc note (Markdown) replacing or adding to
     /// the model's documentation.
     types: &'static [TypeOverride],
+}
+
+/// A member that is `Option` although botocore marks it required.
+struct OptionalOverride {
+    /// The member name.
+    member: &'static str,
+    /// Doc note (Markdown) saying why.
+    note: &'static str,
+    /// Whether berth's validation still requires it (the manifest reference then shows it as
+    /// required).
+    validated: bool,
 }
 
 /// A member whose type berth chooses instead of the model's.
@@ -35,6 +46,8 @@ struct TypeOverride {
     note: &'static str,
     /// Whether the note replaces the model's documentation (the meaning changed) or follows it.
     replaces_doc: bool,
+    /// How the manifest reference names the type (Markdown), when it is not a model type.
+    shown: Option<&'static str>,
 }
 
 /// The roots, in output order.
@@ -55,6 +68,7 @@ const ROOTS: &[Root] = &[
                    `RegisterTaskDefinition`). berth registers it and points the service at the \
                    new revision; the ECS API itself takes a `family:revision` or ARN here.",
             replaces_doc: true,
+            shown: None,
         }],
     },
     Root {
@@ -66,15 +80,17 @@ const ROOTS: &[Root] = &[
               `memory` parsed into numbers.",
         drop: &[],
         optional: &[
-            (
-                "family",
-                "Optional in berth: it defaults to the service name (`metadata.name`).",
-            ),
-            (
-                "containerDefinitions",
-                "Required by ECS, but `Option` in this model: berth's validation reports a \
-                 missing list.",
-            ),
+            OptionalOverride {
+                member: "family",
+                note: "Optional in berth: it defaults to the service name (`metadata.name`).",
+                validated: false,
+            },
+            OptionalOverride {
+                member: "containerDefinitions",
+                note: "Required by ECS, but `Option` in this model: berth's validation reports a \
+                       missing list.",
+                validated: true,
+            },
         ],
         types: &[
             TypeOverride {
@@ -83,6 +99,7 @@ const ROOTS: &[Root] = &[
                 note: "berth reads CPU units (`256`, as a number or a string) or vCPUs \
                        (`0.25 vCPU`) and keeps the number of CPU units.",
                 replaces_doc: false,
+                shown: Some("integer or string: CPU units (`256`) or vCPUs (`0.25 vCPU`)"),
             },
             TypeOverride {
                 member: "memory",
@@ -90,6 +107,7 @@ const ROOTS: &[Root] = &[
                 note: "berth reads MiB (`512`, as a number or a string) or GB (`1 GB`) and keeps \
                        the number of MiB.",
                 replaces_doc: false,
+                shown: Some("integer or string: MiB (`512`) or GB (`1 GB`)"),
             },
         ],
     },
@@ -127,6 +145,8 @@ pub struct Plan {
 pub struct Constant {
     /// The constant's name.
     pub name: String,
+    /// For a describe-only list: the input shape (a root's) whose members it leaves out.
+    pub input_shape: String,
     /// Its doc (Markdown).
     pub doc: String,
     /// The strings, sorted.
@@ -174,6 +194,13 @@ pub struct FieldDef {
     pub optional: bool,
     /// Whether the type is a generated enum (an empty string then reads as unset).
     pub is_enum: bool,
+    /// Whether berth's validation requires the field although it is `Option`.
+    pub validated: bool,
+    /// Whether AWS marked the member deprecated.
+    pub deprecated: bool,
+    /// How the manifest reference names the type (Markdown), when berth overrides it with a
+    /// type that is not a model type.
+    pub shown_type: Option<String>,
     /// Its docs.
     pub doc: Doc,
 }
@@ -294,8 +321,8 @@ impl Planner<'_> {
         for member in root.drop {
             known(member)?;
         }
-        for (member, _) in root.optional {
-            known(member)?;
+        for optional in root.optional {
+            known(optional.member)?;
         }
         for type_override in root.types {
             known(type_override.member)?;
@@ -307,13 +334,13 @@ impl Planner<'_> {
                 continue;
             }
             let type_override = root.types.iter().find(|o| o.member == wire_name.as_str());
-            let optional_note = root
+            let optional_override = root
                 .optional
                 .iter()
-                .find(|(name, _)| *name == wire_name.as_str())
-                .map(|(_, note)| note.to_string());
+                .find(|o| o.member == wire_name.as_str());
             let mut doc = member_doc(wire_name, member.documentation.as_deref());
-            doc.after.extend(optional_note.clone());
+            doc.after
+                .extend(optional_override.map(|o| o.note.to_string()));
             let resolved = match type_override {
                 Some(type_override) => {
                     if type_override.replaces_doc {
@@ -327,7 +354,7 @@ impl Planner<'_> {
                 }
                 None => self.resolve(&member.shape)?,
             };
-            let optional = optional_note.is_some()
+            let optional = optional_override.is_some()
                 || type_override.is_some()
                 || !structure.is_required(wire_name);
             fields.push(FieldDef {
@@ -336,6 +363,9 @@ impl Planner<'_> {
                 rust_type: resolved.rust_type,
                 optional,
                 is_enum: resolved.is_enum,
+                validated: optional_override.is_some_and(|o| o.validated),
+                deprecated: member.deprecated,
+                shown_type: type_override.and_then(|o| o.shown).map(str::to_string),
                 doc,
             });
         }
@@ -366,6 +396,9 @@ impl Planner<'_> {
                 rust_type: resolved.rust_type,
                 optional: !structure.is_required(wire_name),
                 is_enum: resolved.is_enum,
+                validated: false,
+                deprecated: member.deprecated,
+                shown_type: None,
                 doc: member_doc(wire_name, member.documentation.as_deref()),
             });
         }
@@ -535,6 +568,7 @@ fn describe_only(
         .collect();
     Ok(Constant {
         name: name.to_string(),
+        input_shape: input.to_string(),
         doc: format!(
             "Members of the ECS `{output}` output shape that are not members of `{input}`: ECS \
              sets them, so they appear in describe output but are not part of a manifest. Sorted."

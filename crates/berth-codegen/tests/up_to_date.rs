@@ -1,6 +1,6 @@
 //! The committed generated files (`berth-core/src/model/ecs.rs`,
-//! `berth-aws/src/convert/generated.rs`) are what the generator writes from the committed AWS
-//! model.
+//! `berth-aws/src/convert/generated.rs`, `docs/manifest-reference.md`) are what the generator
+//! writes from the committed AWS model.
 
 use std::fs;
 
@@ -8,7 +8,11 @@ use std::fs;
 fn generated_files_are_up_to_date() {
     let model = fs::read_to_string(berth_codegen::model_path()).expect("read the AWS model");
     let outputs = berth_codegen::generate_all(&model).expect("generate");
-    assert_eq!(outputs.len(), 2, "the model and the SDK conversions");
+    assert_eq!(
+        outputs.len(),
+        3,
+        "the model, the SDK conversions and the manifest reference"
+    );
     for output in outputs {
         let committed = fs::read_to_string(&output.path).unwrap_or_default();
         assert!(
