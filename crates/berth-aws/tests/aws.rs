@@ -6,7 +6,6 @@
 //! test prints what it measured.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region};
@@ -19,7 +18,7 @@ use berth_aws::{Aws, AwsConfig, AwsError};
 use berth_core::image::ImageRef;
 use berth_core::live::{ImageResolution, ServiceLookup};
 use berth_core::model::ecs::TaskDefinitionSpec;
-use berth_testkit::{ACCOUNT_HEADER, Emulator, TestAccount};
+use berth_testkit::{ACCOUNT_HEADER, Emulator, TestAccount, corpus};
 
 /// Plans against services that exist in the emulator (issue: plan).
 #[path = "aws/plan.rs"]
@@ -62,11 +61,10 @@ fn counts(aws: &Aws, operation: &str) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// A corpus task definition as berth reads it.
+/// A task definition of the in-repo corpus (`testdata/corpus/task-definitions`) as berth reads
+/// it.
 fn corpus_task_definition(file: &str) -> TaskDefinitionSpec {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/task-definitions")
-        .join(file);
+    let path = corpus::fixture(corpus::TASK_DEFINITIONS, file);
     let text = std::fs::read_to_string(&path).expect("corpus file");
     let name: Arc<str> = Arc::from(file);
     let mut documents = berth_core::yaml::parse_documents(&name, &text).expect("JSON");
@@ -261,8 +259,8 @@ async fn a_corpus_task_definition_round_trips_through_the_emulator() {
     let account = emulator_account();
     let aws = adapter(&account).await;
     for (file, family) in [
-        ("37-fargate-4ctr-datadog-firelens-selenium.json", "selenium"),
-        ("02-appmesh-firelens-envoy.json", "appmesh"),
+        ("fargate-four-containers-observability.json", "render"),
+        ("appmesh-envoy-proxy.json", "appmesh"),
     ] {
         let mut spec = corpus_task_definition(file);
         spec.family = Some(family.to_string());

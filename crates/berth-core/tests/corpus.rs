@@ -1,39 +1,18 @@
-//! The real-world corpus (`shared/corpus/`): every task and service definition people paste into
-//! berth must be accepted, and the known mistakes rejected with a positioned, helpful error.
+//! The corpus (`testdata/corpus/`, or `$BERTH_CORPUS_DIR`): every task and service definition
+//! people paste into berth must be accepted, and the known mistakes (files named `MISTAKE…`)
+//! rejected with one positioned, helpful error.
 //!
-//! The directory is iterated, so files added to the corpus are covered without touching this.
+//! The directory is iterated, so files added to the corpus are covered without touching this;
+//! the tests about one particular file read it from the in-repo corpus.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use berth_core::de::from_node;
 use berth_core::manifest::import::manifest_from_ecs_json;
 use berth_core::model::ecs::{TASK_DEFINITION_DESCRIBE_ONLY_FIELDS, TaskDefinitionSpec};
 use berth_core::yaml::{Node, parse_documents};
-
-fn corpus_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("BERTH_CORPUS_DIR") {
-        return PathBuf::from(dir);
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    assert!(
-        dir.is_dir(),
-        "corpus not found at {} (the repository's sibling `shared/corpus`); set BERTH_CORPUS_DIR",
-        dir.display()
-    );
-    dir
-}
-
-fn json_files(kind: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir().join(kind))
-        .expect("corpus directory")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no {kind} in the corpus");
-    files
-}
+use berth_testkit::corpus::{self, SERVICES, TASK_DEFINITIONS, is_mistake};
 
 fn parse(path: &Path) -> Node {
     let name: Arc<str> = Arc::from(path.file_name().expect("name").to_string_lossy().as_ref());
@@ -41,11 +20,6 @@ fn parse(path: &Path) -> Node {
     let mut docs = parse_documents(&name, &text).unwrap_or_else(|diag| panic!("{diag}"));
     assert_eq!(docs.len(), 1, "{}", path.display());
     docs.remove(0)
-}
-
-fn is_mistake(path: &Path) -> bool {
-    path.file_name()
-        .is_some_and(|n| n.to_string_lossy().contains("-MISTAKE-"))
 }
 
 /// Whether a file is in `describe-task-definition` form (wrapped or with read-only fields).
@@ -57,9 +31,9 @@ fn is_describe_form(tree: &Node) -> bool {
 }
 
 #[test]
-fn every_task_definition_is_accepted_or_rejected_as_a_known_mistake() {
+fn every_corpus_task_definition_is_accepted_or_rejected_as_a_known_mistake() {
     let mut accepted = 0;
-    for path in json_files("task-definitions") {
+    for path in corpus::files(TASK_DEFINITIONS) {
         let tree = parse(&path);
         let direct = (!is_describe_form(&tree)).then(|| from_node::<TaskDefinitionSpec>(&tree));
         let imported =
@@ -119,20 +93,31 @@ fn every_task_definition_is_accepted_or_rejected_as_a_known_mistake() {
         assert_eq!(reloaded, task_definition, "{}", path.display());
         accepted += 1;
     }
-    assert!(accepted >= 38, "only {accepted} accepted");
+    let files = corpus::files(TASK_DEFINITIONS);
+    let mistakes = files.iter().filter(|path| is_mistake(path)).count();
+    assert_eq!(accepted, files.len() - mistakes);
+    assert!(
+        accepted >= 25 && mistakes >= 2,
+        "a thin corpus: {accepted} accepted, {mistakes} mistakes"
+    );
+}
+
+/// The one error `berth import` reports for a deliberate mistake of the in-repo corpus.
+fn the_error(name: &str) -> String {
+    let path = corpus::fixture(TASK_DEFINITIONS, name);
+    let errors = manifest_from_ecs_json(parse(&path), None, Some("svc".into()), Some("c".into()))
+        .expect_err("mistake");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    errors[0].to_string()
 }
 
 #[test]
 fn environment_with_value_from_says_to_use_secrets() {
-    let path = json_files("task-definitions")
-        .into_iter()
-        .find(|p| p.to_string_lossy().contains("30-MISTAKE"))
-        .expect("file 30");
-    let errors = manifest_from_ecs_json(parse(&path), None, Some("svc".into()), Some("c".into()))
-        .expect_err("mistake");
-    let message = errors[0].to_string();
+    let message = the_error("MISTAKE-environment-valuefrom.json");
     assert!(
-        message.contains("environment[") && message.contains("valueFrom"),
+        message.starts_with(
+            "MISTAKE-environment-valuefrom.json:22:11: containerDefinitions[0].environment[1].valueFrom:"
+        ),
         "{message}"
     );
     assert!(message.contains("belongs in `secrets`"), "{message}");
@@ -140,29 +125,50 @@ fn environment_with_value_from_says_to_use_secrets() {
 
 #[test]
 fn tags_as_a_map_says_to_write_a_list() {
-    let path = json_files("task-definitions")
-        .into_iter()
-        .find(|p| p.to_string_lossy().contains("31-MISTAKE"))
-        .expect("file 31");
-    let errors = manifest_from_ecs_json(parse(&path), None, Some("svc".into()), Some("c".into()))
-        .expect_err("mistake");
-    let message = errors[0].to_string();
+    let message = the_error("MISTAKE-tags-as-map.json");
     assert!(
-        message.starts_with("31-MISTAKE-tags-as-map.json:55:11: tags:"),
+        message.starts_with("MISTAKE-tags-as-map.json:25:11: tags:"),
         "{message}"
     );
     assert!(
-        message.contains("`tags: [{key: Project, value: TalentRadar}]`"),
+        message.contains("must be a list of `{key, value}` pairs, not a map"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_misspelled_field_suggests_the_right_one() {
+    let message = the_error("MISTAKE-misspelled-port-mapping.json");
+    assert!(
+        message.starts_with(
+            "MISTAKE-misspelled-port-mapping.json:14:7: containerDefinitions[0].portMapping:"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("did you mean `portMappings`?"),
+        "{message}"
+    );
+}
+
+#[test]
+fn environment_as_a_map_says_to_write_a_list() {
+    let message = the_error("MISTAKE-environment-as-map.json");
+    assert!(
+        message.starts_with(
+            "MISTAKE-environment-as-map.json:12:22: containerDefinitions[0].environment:"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("must be a list of `{name, value}` pairs, not a map"),
         "{message}"
     );
 }
 
 #[test]
 fn describe_output_fields_are_dropped_by_name_and_reported() {
-    let path = json_files("task-definitions")
-        .into_iter()
-        .find(|p| p.to_string_lossy().contains("33-describe"))
-        .expect("file 33");
+    let path = corpus::fixture(TASK_DEFINITIONS, "describe-wrapped-read-only.json");
     let imported =
         manifest_from_ecs_json(parse(&path), None, None, Some("c".into())).expect("accepted");
     let dropped: Vec<&str> = imported
@@ -184,16 +190,25 @@ fn describe_output_fields_are_dropped_by_name_and_reported() {
             "{field} not reported in {dropped:?}"
         );
     }
+    // The wrapper's tags are the task definition's tags.
+    let tags = imported
+        .document
+        .spec
+        .task_definition
+        .and_then(|td| td.tags)
+        .expect("tags");
+    assert_eq!(tags.len(), 2, "{tags:?}");
+    assert_eq!(imported.document.metadata.name.as_str(), "fender-api");
 }
 
 #[test]
-fn every_service_definition_is_accepted_as_spec() {
+fn every_corpus_service_definition_is_accepted_as_spec() {
     let task_definition = || {
         parse_documents(&Arc::from("td.json"), r#"{"family": "app", "containerDefinitions": [{"name": "app", "image": "nginx:1.27"}]}"#)
             .expect("td")
             .remove(0)
     };
-    for path in json_files("services") {
+    for path in corpus::files(SERVICES) {
         let imported = manifest_from_ecs_json(
             task_definition(),
             Some(parse(&path)),

@@ -1,4 +1,5 @@
-//! Normalization on real data (`shared/corpus/`): ECS's describe output and the minimal
+//! Normalization over the corpus (`testdata/corpus/`, or `$BERTH_CORPUS_DIR`): ECS's describe
+//! output and the minimal
 //! register form a user would write normalize equal; different files and single meaningful
 //! edits do not.
 //!
@@ -19,36 +20,12 @@ use berth_core::model::ecs::{
 };
 use berth_core::normalize::{self, Change, ImageDigests};
 use berth_core::yaml::{Node, parse_documents};
+use berth_testkit::corpus;
 use serde_json::{Map, Value, json};
-
-fn corpus_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("BERTH_CORPUS_DIR") {
-        return PathBuf::from(dir);
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    assert!(
-        dir.is_dir(),
-        "corpus not found at {} (the repository's sibling `shared/corpus`); set BERTH_CORPUS_DIR",
-        dir.display()
-    );
-    dir
-}
 
 /// The corpus files of one kind, sorted, without the known mistakes (which do not load).
 fn json_files(kind: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir().join(kind))
-        .expect("corpus directory")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .filter(|path| {
-            !path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().contains("-MISTAKE-"))
-        })
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no {kind} in the corpus");
-    files
+    corpus::files_without_mistakes(kind)
 }
 
 fn name(path: &Path) -> String {
@@ -159,6 +136,18 @@ fn register_form(describe: &Value) -> (Value, ImageDigests) {
         .get("taskDefinition")
         .cloned()
         .unwrap_or_else(|| describe.clone());
+    // `describe-task-definition --include TAGS` puts the tags beside the task definition; the
+    // user writes them in it.
+    if let (Some(tags), Some(map)) = (
+        describe
+            .get("taskDefinition")
+            .and(describe.get("tags"))
+            .filter(|tags| !tags.is_null()),
+        td.as_object_mut(),
+    ) && !map.contains_key("tags")
+    {
+        map.insert("tags".to_string(), tags.clone());
+    }
     let mut images = ImageDigests::new();
     let map = object_mut(&mut td).expect("object");
     for field in TASK_DEFINITION_DESCRIBE_ONLY_FIELDS {
@@ -323,7 +312,7 @@ fn describe_change(changes: &[Change]) -> String {
 // ---- task definitions ---------------------------------------------------------------------
 
 #[test]
-fn describe_form_and_register_form_normalize_equal() {
+fn corpus_describe_and_register_forms_normalize_equal() {
     let mut checked = Vec::new();
     for path in json_files("task-definitions") {
         let raw = raw_json(&path);
@@ -693,7 +682,7 @@ fn service_register_form(describe: &Value) -> Value {
 }
 
 #[test]
-fn describe_form_and_create_form_services_normalize_equal() {
+fn corpus_describe_and_create_form_services_normalize_equal() {
     let mut checked = Vec::new();
     for path in json_files("services") {
         let raw = raw_json(&path);
@@ -729,7 +718,7 @@ fn every_pair_of_corpus_services_differs() {
     for (at, (a_name, a)) in normalized.iter().enumerate() {
         assert_eq!(
             &normalize::service(
-                &load_service(&corpus_dir().join("services").join(a_name)),
+                &load_service(&corpus::dir().join("services").join(a_name)),
                 None
             ),
             a,

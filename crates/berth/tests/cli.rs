@@ -149,21 +149,23 @@ fn render_prints_the_register_task_definition_input() {
 
 #[test]
 fn import_turns_describe_output_into_a_manifest_that_validates() {
-    let corpus = workspace_root().join("../shared/corpus");
+    use berth_testkit::corpus;
+
+    let task_definition = corpus::fixture(
+        corpus::TASK_DEFINITIONS,
+        "fargate-web-secrets-healthcheck.json",
+    );
+    let service = corpus::fixture(corpus::SERVICES, "ecspresso-capacity-provider-spot.json");
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().to_string_lossy().into_owned();
     let output = berth(&[
         "import",
         "--from-file",
-        &corpus
-            .join("task-definitions/29-gha-fargate-secrets-healthcheck.json")
-            .to_string_lossy(),
+        &task_definition.to_string_lossy(),
         "--service-file",
-        &corpus
-            .join("services/01-ecspresso-capacity-provider-spot.json")
-            .to_string_lossy(),
+        &service.to_string_lossy(),
         "--name",
-        "watchman",
+        "harbor-web",
         "--cluster",
         "prod",
         "--out",
@@ -175,7 +177,7 @@ fn import_turns_describe_output_into_a_manifest_that_validates() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let written = dir.path().join("watchman.yaml");
+    let written = dir.path().join("harbor-web.yaml");
     assert!(written.is_file());
     let output = berth(&["validate", &out]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
@@ -184,11 +186,9 @@ fn import_turns_describe_output_into_a_manifest_that_validates() {
     let again = berth(&[
         "import",
         "--from-file",
-        &corpus
-            .join("task-definitions/29-gha-fargate-secrets-healthcheck.json")
-            .to_string_lossy(),
+        &task_definition.to_string_lossy(),
         "--name",
-        "watchman",
+        "harbor-web",
         "--cluster",
         "prod",
         "--out",

@@ -1,21 +1,18 @@
-//! Round trips through the SDK types: for every task definition and service in the shared
-//! corpus that berth's model reads, `from_sdk(to_sdk(x)) == x`, both through the request
-//! inputs and through the describe output shapes.
+//! Round trips through the SDK types: for every task definition and service in the corpus
+//! (`testdata/corpus/`, or `$BERTH_CORPUS_DIR`) that berth's model reads,
+//! `from_sdk(to_sdk(x)) == x`, both through the request inputs and through the describe output
+//! shapes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use aws_sdk_ecs::types;
 use berth_core::manifest::import;
 use berth_core::model::ecs::{self, ServiceSpec, TaskDefinitionSpec};
+use berth_testkit::corpus::{self, SERVICES, TASK_DEFINITIONS};
 
 use super::*;
-
-/// `../shared/corpus/` next to the workspace (the project's shared directory).
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-}
 
 /// Reads a corpus file the way `berth import` does; `None` when the model rejects it (the
 /// corpus holds deliberate mistakes).
@@ -30,18 +27,12 @@ fn read<T: serde::de::DeserializeOwned>(
     berth_core::de::from_node(&converted.tree).ok()
 }
 
-/// Every corpus file in `dir` that reads as a `T`, by file name.
+/// Every corpus file of `kind` that reads as a `T`, by file name.
 fn corpus_values<T: serde::de::DeserializeOwned>(
-    dir: &str,
+    kind: &str,
     convert: fn(berth_core::yaml::Node) -> import::Converted,
 ) -> Vec<(String, T)> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(corpus().join(dir))
-        .expect("the shared corpus")
-        .map(|entry| entry.expect("dir entry").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    paths
+    corpus::files(kind)
         .iter()
         .filter_map(|path| {
             let name = path.file_name()?.to_string_lossy().into_owned();
@@ -51,11 +42,17 @@ fn corpus_values<T: serde::de::DeserializeOwned>(
 }
 
 fn task_definitions() -> Vec<(String, TaskDefinitionSpec)> {
-    corpus_values("task-definitions", import::task_definition)
+    corpus_values(TASK_DEFINITIONS, import::task_definition)
 }
 
 fn services() -> Vec<(String, ServiceSpec)> {
-    corpus_values("services", import::service)
+    corpus_values(SERVICES, import::service)
+}
+
+/// One task definition of the in-repo corpus, read as `berth import` does.
+fn fixture_task_definition(name: &str) -> TaskDefinitionSpec {
+    let path = corpus::fixture(TASK_DEFINITIONS, name);
+    read(&path, import::task_definition).unwrap_or_else(|| panic!("{name} reads"))
 }
 
 /// What the SDK makes of values it cannot tell from their zero default: a container's unset
@@ -83,23 +80,35 @@ fn service_with_sdk_defaults(mut spec: ServiceSpec, output: bool) -> ServiceSpec
 }
 
 #[test]
-fn the_corpus_has_the_rich_examples() {
-    let names: Vec<String> = task_definitions().into_iter().map(|(n, _)| n).collect();
-    for wanted in [
-        "02-appmesh-firelens-envoy.json",
-        "37-fargate-4ctr-datadog-firelens-selenium.json",
-    ] {
-        assert!(
-            names.iter().any(|n| n == wanted),
-            "{wanted} reads: {names:?}"
-        );
+fn every_corpus_file_but_the_mistakes_reads() {
+    for kind in [TASK_DEFINITIONS, SERVICES] {
+        let files = corpus::files(kind);
+        let expected: Vec<String> = files
+            .iter()
+            .filter(|path| !corpus::is_mistake(path))
+            .filter_map(|path| Some(path.file_name()?.to_string_lossy().into_owned()))
+            .collect();
+        let names: Vec<String> = if kind == SERVICES {
+            services().into_iter().map(|(n, _)| n).collect()
+        } else {
+            task_definitions().into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(names, expected, "{kind}: every file but the mistakes reads");
     }
-    assert!(names.len() >= 30, "most of the corpus reads: {names:?}");
+    assert!(task_definitions().len() >= 25);
     assert!(services().len() >= 5);
 }
 
 #[test]
-fn task_definitions_round_trip_through_the_register_input() {
+fn the_rich_corpus_fixtures_read() {
+    let four = fixture_task_definition("fargate-four-containers-observability.json");
+    assert_eq!(four.container_definitions.as_ref().map(Vec::len), Some(4));
+    let mesh = fixture_task_definition("appmesh-envoy-proxy.json");
+    assert!(mesh.proxy_configuration.is_some());
+}
+
+#[test]
+fn corpus_task_definitions_round_trip_through_the_register_input() {
     for (name, spec) in task_definitions() {
         let sdk = spec.to_sdk().unwrap_or_else(|e| panic!("{name}: {e}"));
         let back = TaskDefinitionSpec::from_sdk(&sdk).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -108,7 +117,7 @@ fn task_definitions_round_trip_through_the_register_input() {
 }
 
 #[test]
-fn task_definitions_round_trip_through_the_describe_output() {
+fn corpus_task_definitions_round_trip_through_the_describe_output() {
     for (name, spec) in task_definitions() {
         let (sdk, tags) = task_definition_to_sdk(&spec).unwrap_or_else(|e| panic!("{name}: {e}"));
         let back = task_definition_from_sdk(&sdk, &tags).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -122,10 +131,7 @@ fn task_definitions_round_trip_through_the_describe_output() {
 
 #[test]
 fn register_task_definition_sets_what_to_sdk_sets() {
-    let (_, spec) = task_definitions()
-        .into_iter()
-        .find(|(n, _)| n.starts_with("37-"))
-        .expect("corpus file 37");
+    let spec = fixture_task_definition("fargate-four-containers-observability.json");
     let config = aws_sdk_ecs::Config::builder()
         .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
         .build();
@@ -137,7 +143,7 @@ fn register_task_definition_sets_what_to_sdk_sets() {
 }
 
 #[test]
-fn services_round_trip_through_the_create_input() {
+fn corpus_services_round_trip_through_the_create_input() {
     for (name, mut spec) in services() {
         spec.task_definition = None;
         let sdk = spec.to_sdk().unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -147,7 +153,7 @@ fn services_round_trip_through_the_create_input() {
 }
 
 #[test]
-fn services_round_trip_through_the_describe_output() {
+fn corpus_services_round_trip_through_the_describe_output() {
     for (name, mut spec) in services() {
         spec.task_definition = None;
         let sdk = service_to_sdk(&spec).unwrap_or_else(|e| panic!("{name}: {e}"));
