@@ -162,22 +162,24 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at `span` about the field at `path`.
     pub fn error(span: Span, path: FieldPath, message: impl Into<String>) -> Self {
+        Diagnostic::new(Severity::Error, span, path, &message.into())
+    }
+
+    /// A diagnostic whose message is made fit to print first ([`crate::redact::message`]):
+    /// every diagnostic is made through here.
+    pub fn new(severity: Severity, span: Span, path: FieldPath, message: &str) -> Self {
+        let message = crate::redact::message(&path, message);
         Diagnostic {
-            severity: Severity::Error,
+            severity,
             span,
             path,
-            message: message.into(),
+            message,
         }
     }
 
     /// A warning at `span` about the field at `path`.
     pub fn warning(span: Span, path: FieldPath, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            span,
-            path,
-            message: message.into(),
-        }
+        Diagnostic::new(Severity::Warning, span, path, &message.into())
     }
 
     /// Whether this makes the service Invalid.

@@ -20,10 +20,7 @@ impl LoadAs for ManifestText {
 pub fn load_files(files: &[(&str, &str)]) -> LoadOutcome {
     let files: Vec<SourceFile> = files
         .iter()
-        .map(|(path, text)| SourceFile {
-            path: (*path).to_string(),
-            text: (*text).to_string(),
-        })
+        .map(|(path, text)| SourceFile::new(*path, *text))
         .collect();
     load(&files, &LoadOptions::default())
 }

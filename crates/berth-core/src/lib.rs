@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod model;
 pub mod normalize;
 pub mod plan;
+pub mod redact;
 pub mod render;
 pub mod validate;
 pub mod yaml;

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::scanner::{Marker, ScanError, TScalarStyle};
 
 use crate::diag::{Diagnostic, FieldPath, Segment, Span};
 
@@ -223,12 +223,85 @@ impl Node {
     }
 }
 
-/// Parses every document of a YAML (or JSON) file.
+/// Bounds on what parsing one file may cost.
+///
+/// Manifests come from anyone who can merge, so no file may exhaust the daemon's stack, memory
+/// or time. Every bound is far beyond what a real manifest needs; going past one is an error at
+/// the `file:line:column` where it happened, naming the bound. [`Limits::default`] is the one
+/// place the defaults are set; loaders take them through `LoadOptions::limits`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest file read, in bytes. Default: 1 MiB (1,048,576).
+    pub max_file_bytes: usize,
+    /// The deepest nesting of sequences and maps; a document's top level is level 1. The tree
+    /// (and everything that walks it: clone, drop, merge, deserialize) recurses once per level,
+    /// so this bound is also what keeps the stack safe. Default: 64.
+    pub max_depth: usize,
+    /// Anchors (`&a`) and aliases (`*a`) copy nodes. A file may copy at most this many times
+    /// the nodes it contains (and this many times its size in scalar text), so that a few
+    /// hundred bytes cannot expand into gigabytes. Default: 10.
+    pub alias_expansion_factor: usize,
+    /// Copies allowed whatever the file's size, in nodes (scalar text: `max_file_bytes`).
+    /// Default: 10,000.
+    pub min_alias_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 1024 * 1024,
+            max_depth: 64,
+            alias_expansion_factor: 10,
+            min_alias_nodes: 10_000,
+        }
+    }
+}
+
+/// How to name a limit in a message: which field to change, and where.
+fn knob(field: &str) -> String {
+    format!("the bound is `{field}` in berth's parse limits (`LoadOptions::limits`)")
+}
+
+/// The error for a file over [`Limits::max_file_bytes`] (`size` when known), positioned at the
+/// file's start.
+pub fn too_large(file: &Arc<str>, size: Option<usize>, limits: &Limits) -> Diagnostic {
+    let what = match size {
+        Some(size) => format!("file is {size} bytes, over"),
+        None => "file is larger than".to_string(),
+    };
+    Diagnostic::error(
+        Span::new(file.clone(), 1, 1),
+        FieldPath::root(),
+        format!(
+            "{what} the {} byte limit for one manifest file ({}); split it into several files",
+            limits.max_file_bytes,
+            knob("max_file_bytes")
+        ),
+    )
+}
+
+/// Parses every document of a YAML (or JSON) file within the default [`Limits`].
 ///
 /// JSON is YAML's flow syntax, so `.json` task definitions load through the same path; the one
 /// thing JSON allows that YAML does not is tab indentation, so tabs are turned into spaces first
 /// (a tab can only be whitespace in valid JSON, and one byte for one byte keeps every column).
 pub fn parse_documents(file: &Arc<str>, text: &str) -> Result<Vec<Node>, Diagnostic> {
+    parse_documents_with(file, text, &Limits::default())
+}
+
+/// Parses every document of a YAML (or JSON) file within `limits`; see [`parse_documents`].
+///
+/// yaml-rust2's scanner and parser keep their own explicit stacks (no recursion on the input's
+/// shape), and this loop pulls their events one at a time, so the only recursive structure is
+/// the finished tree, whose depth [`Limits::max_depth`] bounds.
+pub fn parse_documents_with(
+    file: &Arc<str>,
+    text: &str,
+    limits: &Limits,
+) -> Result<Vec<Node>, Diagnostic> {
+    if text.len() > limits.max_file_bytes {
+        return Err(too_large(file, Some(text.len()), limits));
+    }
     let owned;
     let text = if file.ends_with(".json") && text.contains('\t') {
         owned = text.replace('\t', " ");
@@ -238,24 +311,59 @@ pub fn parse_documents(file: &Arc<str>, text: &str) -> Result<Vec<Node>, Diagnos
     };
     let mut builder = TreeBuilder {
         file: file.clone(),
+        text,
+        limits,
         stack: Vec::new(),
         documents: Vec::new(),
         anchors: HashMap::new(),
-        error: None,
+        copied: Stats::default(),
+        source_nodes: None,
     };
     let mut parser = Parser::new_from_str(text);
-    if let Err(scan) = parser.load(&mut builder, true) {
-        let mark = scan.marker();
-        return Err(Diagnostic::error(
-            span_at(file, mark),
-            FieldPath::root(),
-            format!("YAML syntax error: {}", scan.info()),
-        ));
-    }
-    if let Some(error) = builder.error {
-        return Err(error);
+    loop {
+        let (event, mark) = parser
+            .next_token()
+            .map_err(|scan| syntax_error(file, &scan, limits))?;
+        if event == Event::StreamEnd {
+            break;
+        }
+        builder.on_event(event, &mark)?;
     }
     Ok(builder.documents)
+}
+
+/// yaml-rust2's scanner counts flow nesting (`[`, `{`) in a `u8` and stops at this level.
+const SCANNER_MAX_FLOW_DEPTH: usize = 255;
+
+fn syntax_error(file: &Arc<str>, scan: &ScanError, limits: &Limits) -> Diagnostic {
+    let span = span_at(file, scan.marker());
+    // The scanner reads ahead of the events (a flow collection may turn out to be a key), so
+    // deep flow nesting can reach its own bound before the builder sees level `max_depth`.
+    if scan.info() == "recursion limit exceeded" {
+        return too_deep(
+            span,
+            "this value",
+            limits.max_depth.min(SCANNER_MAX_FLOW_DEPTH),
+        );
+    }
+    Diagnostic::error(
+        span,
+        FieldPath::root(),
+        format!("YAML syntax error: {}", scan.info()),
+    )
+}
+
+/// The error for nesting deeper than `max` levels.
+fn too_deep(span: Span, what: &str, max: usize) -> Diagnostic {
+    Diagnostic::error(
+        span,
+        FieldPath::root(),
+        format!(
+            "{what} is nested more than {max} levels deep ({}); no manifest needs that much \
+             nesting: flatten it",
+            knob("max_depth")
+        ),
+    )
 }
 
 fn span_at(file: &Arc<str>, mark: &Marker) -> Span {
@@ -265,150 +373,331 @@ fn span_at(file: &Arc<str>, mark: &Marker) -> Span {
     Span::new(file.clone(), line.max(1), column)
 }
 
-/// A collection being built: its start, anchor and items so far.
+/// The size of a node: how many nodes it holds (itself included), how many collection levels
+/// deep it is (a scalar is 0), and how many bytes of scalar text it holds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stats {
+    nodes: usize,
+    depth: usize,
+    bytes: usize,
+}
+
+impl Stats {
+    fn scalar(text: &str) -> Self {
+        Stats {
+            nodes: 1,
+            depth: 0,
+            bytes: text.len(),
+        }
+    }
+
+    fn collection() -> Self {
+        Stats {
+            nodes: 1,
+            depth: 1,
+            bytes: 0,
+        }
+    }
+
+    /// Counts `child` into this collection.
+    fn add(&mut self, child: &Stats) {
+        self.nodes = self.nodes.saturating_add(child.nodes);
+        self.bytes = self.bytes.saturating_add(child.bytes);
+        self.depth = self.depth.max(child.depth.saturating_add(1));
+    }
+}
+
+/// A collection being built: its start, anchor, size and items so far.
 enum Open {
     Seq {
         span: Span,
         anchor: usize,
+        stats: Stats,
         items: Vec<Node>,
     },
     Map {
         span: Span,
         anchor: usize,
+        stats: Stats,
         entries: Vec<(Key, Node)>,
+        /// Key name to its entry's index: the duplicate check stays linear in the map's size.
+        index: HashMap<String, usize>,
         pending_key: Option<Key>,
     },
 }
 
-struct TreeBuilder {
+impl Open {
+    fn finish(self) -> (Node, Stats, usize) {
+        match self {
+            Open::Seq {
+                span,
+                anchor,
+                stats,
+                items,
+            } => (
+                Node {
+                    value: Value::Seq(items),
+                    span,
+                },
+                stats,
+                anchor,
+            ),
+            Open::Map {
+                span,
+                anchor,
+                stats,
+                entries,
+                ..
+            } => (
+                Node {
+                    value: Value::Map(entries),
+                    span,
+                },
+                stats,
+                anchor,
+            ),
+        }
+    }
+}
+
+/// Builds [`Node`] trees from parser events, one event at a time, within [`Limits`].
+struct TreeBuilder<'a> {
     file: Arc<str>,
+    text: &'a str,
+    limits: &'a Limits,
     stack: Vec<Open>,
     documents: Vec<Node>,
-    anchors: HashMap<usize, Node>,
-    error: Option<Diagnostic>,
+    /// Anchored nodes of the current document, by the parser's anchor id.
+    anchors: HashMap<usize, (Node, Stats)>,
+    /// What anchors and aliases have copied so far (`depth` unused).
+    copied: Stats,
+    /// Nodes written in the file, counted on first need (most files never need it).
+    source_nodes: Option<usize>,
 }
 
-impl TreeBuilder {
-    fn fail(&mut self, span: Span, message: String) {
-        if self.error.is_none() {
-            self.error = Some(Diagnostic::error(span, FieldPath::root(), message));
-        }
+impl TreeBuilder<'_> {
+    fn error(&self, span: Span, message: String) -> Diagnostic {
+        Diagnostic::error(span, FieldPath::root(), message)
     }
 
-    /// Adds a finished node to the innermost open collection (or as a document).
-    fn push(&mut self, node: Node, anchor: usize) {
-        if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
-        }
-        match self.stack.last_mut() {
-            None => self.documents.push(node),
-            Some(Open::Seq { items, .. }) => items.push(node),
-            Some(Open::Map {
-                entries,
-                pending_key,
-                ..
-            }) => match pending_key.take() {
-                Some(key) => entries.push((key, node)),
-                None => {
-                    let name = match &node.value {
-                        Value::Scalar(scalar) => scalar.text.clone(),
-                        _ => {
-                            let span = node.span.clone();
-                            self.fail(span, "a mapping key must be a plain string".into());
-                            return;
-                        }
-                    };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
-                        let message = format!(
-                            "duplicate key `{name}` (first at line {}); a later value would silently replace the earlier one, so remove one of them",
-                            first.span.line
-                        );
-                        let span = node.span.clone();
-                        self.fail(span, message);
-                        return;
-                    }
-                    *pending_key = Some(Key {
-                        name,
-                        span: node.span,
-                    });
-                }
-            },
-        }
-    }
-}
-
-impl MarkedEventReceiver for TreeBuilder {
-    fn on_event(&mut self, event: Event, mark: Marker) {
-        if self.error.is_some() {
-            return;
-        }
-        let span = span_at(&self.file, &mark);
+    fn on_event(&mut self, event: Event, mark: &Marker) -> Result<(), Diagnostic> {
+        let span = span_at(&self.file, mark);
         match event {
             Event::Scalar(text, style, anchor, _tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
+                let stats = Stats::scalar(&text);
                 let node = Node {
                     value: Value::Scalar(Scalar { text, quoted }),
                     span,
                 };
-                self.push(node, anchor);
+                self.push(node, stats, anchor)
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Open::Seq {
-                span,
-                anchor,
-                items: Vec::new(),
-            }),
-            Event::MappingStart(anchor, _) => self.stack.push(Open::Map {
-                span,
-                anchor,
-                entries: Vec::new(),
-                pending_key: None,
-            }),
-            Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor) = match self.stack.pop() {
-                    Some(Open::Seq {
-                        span,
-                        anchor,
-                        items,
-                    }) => (
-                        Node {
-                            value: Value::Seq(items),
-                            span,
-                        },
-                        anchor,
-                    ),
-                    Some(Open::Map {
-                        span,
-                        anchor,
-                        entries,
-                        ..
-                    }) => (
-                        Node {
-                            value: Value::Map(entries),
-                            span,
-                        },
-                        anchor,
-                    ),
-                    None => return,
-                };
-                self.push(node, anchor);
+            Event::SequenceStart(anchor, _) => {
+                self.check_open(&span)?;
+                self.stack.push(Open::Seq {
+                    span,
+                    anchor,
+                    stats: Stats::collection(),
+                    items: Vec::new(),
+                });
+                Ok(())
             }
-            Event::Alias(anchor) => match self.anchors.get(&anchor) {
-                Some(node) => {
-                    // The alias points at the anchored value, but errors in it should point
-                    // where it is used.
-                    let mut node = node.clone();
-                    node.span = span;
-                    self.push(node, 0);
+            Event::MappingStart(anchor, _) => {
+                self.check_open(&span)?;
+                self.stack.push(Open::Map {
+                    span,
+                    anchor,
+                    stats: Stats::collection(),
+                    entries: Vec::new(),
+                    index: HashMap::new(),
+                    pending_key: None,
+                });
+                Ok(())
+            }
+            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
+                Some(open) => {
+                    let (node, stats, anchor) = open.finish();
+                    self.push(node, stats, anchor)
                 }
-                None => self.fail(span, "alias to an unknown anchor".into()),
+                None => Ok(()),
             },
-            Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd
-            | Event::Nothing => {}
+            Event::Alias(anchor) => self.alias(anchor, span),
+            Event::DocumentStart => {
+                // Anchors are scoped to their document.
+                self.anchors.clear();
+                Ok(())
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => Ok(()),
         }
     }
+
+    /// Checks that a collection may start here: not too deep, and not as a mapping key (a key
+    /// must be a string; rejecting it at its start keeps `? ? ? …` from nesting at all).
+    fn check_open(&self, span: &Span) -> Result<(), Diagnostic> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(too_deep(span.clone(), "this value", self.limits.max_depth));
+        }
+        if let Some(Open::Map {
+            pending_key: None, ..
+        }) = self.stack.last()
+        {
+            return Err(self.error(span.clone(), "a mapping key must be a plain string".into()));
+        }
+        Ok(())
+    }
+
+    fn alias(&mut self, anchor: usize, span: Span) -> Result<(), Diagnostic> {
+        let Some(stats) = self.anchors.get(&anchor).map(|(_, stats)| *stats) else {
+            return Err(self.error(span, "alias to an unknown anchor".into()));
+        };
+        if self.stack.len().saturating_add(stats.depth) > self.limits.max_depth {
+            return Err(too_deep(
+                span,
+                "the value this alias copies",
+                self.limits.max_depth,
+            ));
+        }
+        // Counted before copying, so a bomb stops before it allocates.
+        self.charge(&stats, &span)?;
+        let Some((node, _)) = self.anchors.get(&anchor) else {
+            return Err(self.error(span, "alias to an unknown anchor".into()));
+        };
+        // The alias points at the anchored value, but errors in it should point where it is
+        // used.
+        let mut node = node.clone();
+        node.span = span;
+        self.push(node, stats, 0)
+    }
+
+    /// Counts a copy made for an anchor or alias against the expansion bounds.
+    fn charge(&mut self, stats: &Stats, span: &Span) -> Result<(), Diagnostic> {
+        self.copied.add(stats);
+        let limits = self.limits;
+        let factor = limits.alias_expansion_factor;
+        let max_bytes = limits
+            .max_file_bytes
+            .max(factor.saturating_mul(self.text.len()));
+        let too_many = if self.copied.nodes > limits.min_alias_nodes {
+            let source = self.source_nodes();
+            let max_nodes = limits.min_alias_nodes.max(factor.saturating_mul(source));
+            (self.copied.nodes > max_nodes).then(|| {
+                format!(
+                    "{max_nodes} nodes (the larger of {} and {factor} × the {source} nodes \
+                     written in the file)",
+                    limits.min_alias_nodes
+                )
+            })
+        } else {
+            None
+        };
+        let too_many = too_many.or_else(|| {
+            (self.copied.bytes > max_bytes).then(|| format!("{max_bytes} bytes of text"))
+        });
+        match too_many {
+            None => Ok(()),
+            Some(what) => Err(self.error(
+                span.clone(),
+                format!(
+                    "anchors and aliases expand to more than {what} ({} and `min_alias_nodes`); \
+                     write the values out, or copy less through aliases",
+                    knob("alias_expansion_factor")
+                ),
+            )),
+        }
+    }
+
+    /// The nodes written in the file (aliases not counted), by a second pass of the parser.
+    fn source_nodes(&mut self) -> usize {
+        if let Some(count) = self.source_nodes {
+            return count;
+        }
+        let mut parser = Parser::new_from_str(self.text);
+        let mut count = 0usize;
+        while let Ok((event, _)) = parser.next_token() {
+            match event {
+                Event::StreamEnd => break,
+                Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) => {
+                    count += 1;
+                }
+                _ => {}
+            }
+        }
+        self.source_nodes = Some(count);
+        count
+    }
+
+    /// Adds a finished node to the innermost open collection (or as a document).
+    fn push(&mut self, node: Node, stats: Stats, anchor: usize) -> Result<(), Diagnostic> {
+        if anchor != 0 {
+            self.charge(&stats, &node.span)?;
+            self.anchors.insert(anchor, (node.clone(), stats));
+        }
+        let Some(open) = self.stack.last_mut() else {
+            self.documents.push(node);
+            return Ok(());
+        };
+        match open {
+            Open::Seq {
+                items, stats: own, ..
+            } => {
+                own.add(&stats);
+                items.push(node);
+                Ok(())
+            }
+            Open::Map {
+                stats: own,
+                entries,
+                index,
+                pending_key,
+                ..
+            } => {
+                own.add(&stats);
+                match pending_key.take() {
+                    Some(key) => {
+                        entries.push((key, node));
+                        Ok(())
+                    }
+                    None => {
+                        let key = map_key(node, entries, index)?;
+                        *pending_key = Some(key);
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Turns a finished node in key position into a [`Key`], rejecting non-strings and duplicates.
+fn map_key(
+    node: Node,
+    entries: &[(Key, Node)],
+    index: &mut HashMap<String, usize>,
+) -> Result<Key, Diagnostic> {
+    let Value::Scalar(scalar) = node.value else {
+        return Err(Diagnostic::error(
+            node.span,
+            FieldPath::root(),
+            "a mapping key must be a plain string",
+        ));
+    };
+    if let Some(&first) = index.get(&scalar.text) {
+        let line = entries.get(first).map_or(0, |(key, _)| key.span.line);
+        return Err(Diagnostic::error(
+            node.span,
+            FieldPath::root(),
+            format!(
+                "duplicate key `{}` (first at line {line}); a later value would silently replace \
+                 the earlier one, so remove one of them",
+                scalar.text
+            ),
+        ));
+    }
+    index.insert(scalar.text.clone(), entries.len());
+    Ok(Key {
+        name: scalar.text,
+        span: node.span,
+    })
 }
 
 #[cfg(test)]

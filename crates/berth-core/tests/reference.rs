@@ -394,6 +394,9 @@ const RULE_TRIGGERS: &[(&str, Trigger)] = &[
     ("environment_has_no_credentials", || {
         web(|m| m.replace("value: info", "value: AKIAIOSFODNN7EXAMPLE"))
     }),
+    ("service_counts_are_not_negative", || {
+        web(|m| m.replace("desiredCount: 2", "desiredCount: -5"))
+    }),
 ];
 
 /// One trigger per row of the reference's "While loading" table, in its order.

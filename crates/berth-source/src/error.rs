@@ -23,12 +23,6 @@ pub enum SourceError {
         /// The OS error.
         source: io::Error,
     },
-    /// A manifest file is not UTF-8 text.
-    #[error("{path}: not UTF-8 text; manifests must be UTF-8 YAML")]
-    NotText {
-        /// The file.
-        path: PathBuf,
-    },
     /// A local directory could not be watched for changes.
     #[error(
         "{path}: cannot watch for changes: {message}; check that the directory exists (on Linux, \
@@ -112,16 +106,6 @@ pub enum SourceError {
         /// The commit.
         sha: String,
         /// The sub-path.
-        path: String,
-    },
-    /// A manifest blob in the commit is not UTF-8 text.
-    #[error("{path} (commit {sha} of {url}): not UTF-8 text; manifests must be UTF-8 YAML")]
-    GitNotText {
-        /// The repository URL (password masked).
-        url: String,
-        /// The commit.
-        sha: String,
-        /// The file, relative to the repository root.
         path: String,
     },
     /// Objects of a commit could not be read from the cache (a damaged cache).

@@ -1,6 +1,6 @@
 //! A revision for a manifest set that has no commit (a local directory).
 
-use berth_core::manifest::SourceFile;
+use berth_core::manifest::{FileContent, SourceFile};
 use sha2::{Digest, Sha256};
 
 /// How many hex digits of the hash a directory revision keeps.
@@ -15,11 +15,16 @@ const HEX_DIGITS: usize = 12;
 /// between two files, changes the revision too.
 pub fn content_revision(files: &[SourceFile]) -> String {
     let mut sorted: Vec<&SourceFile> = files.iter().collect();
-    sorted.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.text.cmp(&b.text)));
+    sorted.sort_by(|a, b| {
+        a.path
+            .cmp(&b.path)
+            .then_with(|| contents(a).cmp(&contents(b)))
+    });
     let mut hasher = Sha256::new();
     hasher.update(b"berth-dir-v1\0");
     for file in sorted {
-        for part in [file.path.as_bytes(), file.text.as_bytes()] {
+        let contents = contents(file);
+        for part in [file.path.as_bytes(), contents.as_bytes()] {
             hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part);
         }
@@ -33,15 +38,20 @@ pub fn content_revision(files: &[SourceFile]) -> String {
     out
 }
 
+/// A file's text, or (for a file that could not be read) why, marked so no text can equal it.
+fn contents(file: &SourceFile) -> std::borrow::Cow<'_, str> {
+    match &file.content {
+        FileContent::Text(text) => text.into(),
+        FileContent::Unreadable(why) => format!("\0unreadable: {why}").into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn file(path: &str, text: &str) -> SourceFile {
-        SourceFile {
-            path: path.to_owned(),
-            text: text.to_owned(),
-        }
+        SourceFile::new(path, text)
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
+use berth_core::manifest::{FileContent, Unreadable};
 use berth_source::git::cache_subdir;
 use berth_source::{
     DirWatcher, GitAuth, GitConfig, GitSource, Secret, SourceError, content_revision, read_path,
@@ -124,7 +125,7 @@ fn text<'a>(files: &'a [berth_core::manifest::SourceFile], path: &str) -> &'a st
     files
         .iter()
         .find(|f| f.path == path)
-        .map(|f| f.text.as_str())
+        .and_then(|f| f.text())
         .unwrap_or_else(|| panic!("{path} not in {:?}", paths(files)))
 }
 
@@ -326,7 +327,7 @@ fn sub_path_errors_and_single_file_sub_paths() {
     let single = GitSource::open(config).expect("open");
     let files = single.files_at(&sha).expect("one file");
     assert_eq!(paths(&files), ["web.yaml"]);
-    assert_eq!(files[0].text.as_bytes(), WEB);
+    assert_eq!(files[0].text().map(str::as_bytes), Some(WEB));
 
     assert!(matches!(
         single.files_at("not-a-sha"),
@@ -335,16 +336,44 @@ fn sub_path_errors_and_single_file_sub_paths() {
 }
 
 #[test]
-fn a_non_utf8_manifest_is_an_error_naming_the_file() {
+fn a_non_utf8_manifest_is_one_unreadable_file_and_the_others_are_read() {
     let fx = Fixture::new();
     let mut files = base_files();
     files.push(("manifests/prod/bad.yaml", b"name: \xff\xfe\n"));
     let sha = fx.commit("main", &files, "bad bytes");
     let source = GitSource::open(fx.config()).expect("open");
     source.fetch().expect("fetch");
-    let err = source.files_at(&sha).unwrap_err();
-    assert!(matches!(err, SourceError::GitNotText { .. }), "{err:?}");
-    assert!(err.to_string().contains("manifests/prod/bad.yaml"), "{err}");
+    let files = source.files_at(&sha).expect("files");
+    let bad = files
+        .iter()
+        .find(|f| f.path == "bad.yaml")
+        .expect("bad.yaml");
+    assert_eq!(
+        bad.content,
+        FileContent::Unreadable(Unreadable::NotUtf8 { line: 1, column: 7 })
+    );
+    assert_eq!(text(&files, "web.yaml").as_bytes(), WEB);
+}
+
+#[test]
+fn a_blob_over_the_size_limit_is_one_unreadable_file_and_the_others_are_read() {
+    let fx = Fixture::new();
+    let mut files = base_files();
+    let big = vec![b'#'; 2 * 1024 * 1024];
+    files.push(("manifests/prod/big.yaml", &big));
+    let sha = fx.commit("main", &files, "a big file");
+    let source = GitSource::open(fx.config()).expect("open");
+    source.fetch().expect("fetch");
+    let files = source.files_at(&sha).expect("files");
+    let big = files
+        .iter()
+        .find(|f| f.path == "big.yaml")
+        .expect("big.yaml");
+    assert_eq!(
+        big.content,
+        FileContent::Unreadable(Unreadable::TooLarge { limit: 1024 * 1024 })
+    );
+    assert_eq!(text(&files, "web.yaml").as_bytes(), WEB);
 }
 
 #[test]

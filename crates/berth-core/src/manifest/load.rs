@@ -12,15 +12,157 @@ use crate::de::from_node;
 use crate::diag::{Diagnostic, FieldPath, Severity, Span};
 use crate::field_path;
 use crate::validate;
-use crate::yaml::{Node, Value, parse_documents};
+use crate::yaml::{self, Limits, Node, Value, parse_documents_with};
 
-/// A manifest file's path (relative to the manifest root, `/`-separated) and text.
+/// A manifest file's path (relative to the manifest root, `/`-separated) and contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
     /// Path relative to the manifest root, e.g. `prod/web.yaml`.
     pub path: String,
-    /// The file's contents.
-    pub text: String,
+    /// The file's text, or why the source could not read it.
+    pub content: FileContent,
+}
+
+impl SourceFile {
+    /// A file that was read as text.
+    pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
+        SourceFile {
+            path: path.into(),
+            content: FileContent::Text(text.into()),
+        }
+    }
+
+    /// A file the source found but could not read: it loads as one [`InvalidManifest`].
+    pub fn unreadable(path: impl Into<String>, why: Unreadable) -> Self {
+        SourceFile {
+            path: path.into(),
+            content: FileContent::Unreadable(why),
+        }
+    }
+
+    /// A file read as `bytes` (at most `max_file_bytes` + 1 of them): its text, or why it is
+    /// unreadable (over the limit, or not UTF-8, positioned at the first invalid byte).
+    pub fn from_bytes(path: impl Into<String>, bytes: Vec<u8>, max_file_bytes: usize) -> Self {
+        if bytes.len() > max_file_bytes {
+            let why = Unreadable::TooLarge {
+                limit: max_file_bytes,
+            };
+            return SourceFile::unreadable(path, why);
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => SourceFile::new(path, text),
+            Err(err) => {
+                let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+                // The prefix is valid UTF-8, so this never falls back.
+                let valid = std::str::from_utf8(valid).unwrap_or_default();
+                let line = valid.matches('\n').count() + 1;
+                let column = valid
+                    .rsplit('\n')
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .count()
+                    + 1;
+                let why = Unreadable::NotUtf8 {
+                    line: u32::try_from(line).unwrap_or(u32::MAX),
+                    column: u32::try_from(column).unwrap_or(u32::MAX),
+                };
+                SourceFile::unreadable(path, why)
+            }
+        }
+    }
+
+    /// The file's text, when it could be read.
+    pub fn text(&self) -> Option<&str> {
+        match &self.content {
+            FileContent::Text(text) => Some(text),
+            FileContent::Unreadable(_) => None,
+        }
+    }
+}
+
+/// What a source found in a manifest file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileContent {
+    /// The file's text.
+    Text(String),
+    /// The file exists in the set but could not be read. Its services are unknown, so the file
+    /// is Invalid (and nothing may be pruned), while the other files still load.
+    Unreadable(Unreadable),
+}
+
+/// Why a source could not read a manifest file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreadable {
+    /// Larger than the size limit: reading stopped at `limit + 1` bytes.
+    TooLarge {
+        /// The limit the source applied, in bytes (`Limits::max_file_bytes`).
+        limit: usize,
+    },
+    /// Not UTF-8; the first invalid byte is at this 1-based line and column.
+    NotUtf8 {
+        /// Line of the first invalid byte.
+        line: u32,
+        /// Column (in characters) of the first invalid byte.
+        column: u32,
+    },
+    /// Not a regular file (a FIFO, a socket, a device): never opened.
+    NotRegularFile {
+        /// What it is, e.g. `FIFO`.
+        kind: String,
+    },
+    /// The operating system (or git) refused: permissions, a damaged object.
+    Io {
+        /// The OS's message.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreadable::TooLarge { limit } => write!(f, "larger than {limit} bytes"),
+            Unreadable::NotUtf8 { line, column } => {
+                write!(f, "not UTF-8 (first invalid byte at {line}:{column})")
+            }
+            Unreadable::NotRegularFile { kind } => write!(f, "a {kind}, not a regular file"),
+            Unreadable::Io { message } => write!(f, "cannot read: {message}"),
+        }
+    }
+}
+
+impl Unreadable {
+    /// The error for this file: positioned, saying what to do.
+    fn diagnostic(&self, file: &Arc<str>) -> Diagnostic {
+        let at = |line, column| Span::new(file.clone(), line, column);
+        let (span, message) = match self {
+            Unreadable::TooLarge { limit } => {
+                let limits = Limits {
+                    max_file_bytes: *limit,
+                    ..Limits::default()
+                };
+                return yaml::too_large(file, None, &limits);
+            }
+            Unreadable::NotUtf8 { line, column } => (
+                at(*line, *column),
+                "not UTF-8 text (the first invalid byte is here); manifests must be UTF-8 YAML: \
+                 re-save the file as UTF-8"
+                    .to_string(),
+            ),
+            Unreadable::NotRegularFile { kind } => (
+                at(1, 1),
+                format!(
+                    "a {kind}, not a regular file, so berth does not open it; replace it with the \
+                     manifest file itself, or rename it so it does not end in .yaml/.yml"
+                ),
+            ),
+            Unreadable::Io { message } => (
+                at(1, 1),
+                format!("cannot read this file: {message}; check its permissions"),
+            ),
+        };
+        Diagnostic::error(span, FieldPath::root(), message)
+    }
 }
 
 /// How to load.
@@ -31,6 +173,8 @@ pub struct LoadOptions {
     /// Whether to substitute `${NAME}` at all. Off, strings are taken literally (used for
     /// files written for other tools, whose `${...}`/`{{ }}` placeholders are not ours).
     pub substitute_vars: bool,
+    /// Bounds on what one file may cost to parse (size, nesting, alias expansion).
+    pub limits: Limits,
 }
 
 impl Default for LoadOptions {
@@ -38,6 +182,7 @@ impl Default for LoadOptions {
         LoadOptions {
             vars: vars::Vars::new(),
             substitute_vars: true,
+            limits: Limits::default(),
         }
     }
 }
@@ -108,9 +253,9 @@ struct Defaults {
 
 const DOCUMENT_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
 
-fn load_defaults(file: &SourceFile) -> Defaults {
+fn load_defaults(file: &SourceFile, limits: &Limits) -> Defaults {
     let name: Arc<str> = Arc::from(file.path.as_str());
-    let tree = parse_documents(&name, &file.text)
+    let tree = parse_file(&name, file, limits)
         .map_err(|diag| vec![diag])
         .and_then(|docs| {
             let mut docs: Vec<Node> = docs.into_iter().filter(|doc| !doc.is_null()).collect();
@@ -159,7 +304,7 @@ pub fn load(files: &[SourceFile], options: &LoadOptions) -> LoadOutcome {
     let mut defaults: Vec<Defaults> = files
         .iter()
         .filter(|file| is_defaults_file(&file.path))
-        .map(load_defaults)
+        .map(|file| load_defaults(file, &options.limits))
         .collect();
     // Outermost first, so that deeper directories override shallower ones.
     defaults.sort_by_key(|d| {
@@ -195,7 +340,7 @@ fn load_file(
     outcome: &mut LoadOutcome,
 ) {
     let name: Arc<str> = Arc::from(file.path.as_str());
-    let documents = match parse_documents(&name, &file.text) {
+    let documents = match parse_file(&name, file, &options.limits) {
         Ok(documents) => documents,
         Err(diag) => {
             outcome.invalid.push(InvalidManifest {
@@ -240,6 +385,18 @@ fn load_file(
                 });
             }
         }
+    }
+}
+
+/// Parses a file's documents, or says why it could not be read.
+fn parse_file(
+    name: &Arc<str>,
+    file: &SourceFile,
+    limits: &Limits,
+) -> Result<Vec<Node>, Diagnostic> {
+    match &file.content {
+        FileContent::Text(text) => parse_documents_with(name, text, limits),
+        FileContent::Unreadable(why) => Err(why.diagnostic(name)),
     }
 }
 

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::model::ecs::ServiceSpec;
 use crate::yaml::Node;
 
-pub use load::{InvalidManifest, LoadOptions, LoadOutcome, SourceFile, is_defaults_file, load};
+pub use load::{
+    FileContent, InvalidManifest, LoadOptions, LoadOutcome, SourceFile, Unreadable,
+    is_defaults_file, load,
+};
 pub use vars::{Vars, substitute};
 
 /// The only manifest format version this build reads.

@@ -141,10 +141,7 @@ fn a_broken_defaults_file_makes_its_manifests_invalid_not_lost() {
 #[test]
 fn variables_are_substituted_and_undefined_ones_are_errors() {
     let manifest = ManifestText::web().replace("123456789012.dkr.ecr", "${ACCOUNT}.dkr.ecr");
-    let files = [SourceFile {
-        path: "web.yaml".into(),
-        text: manifest.text(),
-    }];
+    let files = [SourceFile::new("web.yaml", manifest.text())];
     let vars = Vars::from([("ACCOUNT".to_string(), "210987654321".to_string())]);
     let outcome = load(
         &files,

@@ -42,12 +42,12 @@ impl Finding {
 
     /// Positions the finding in `tree` (the manifest it is about).
     pub fn into_diagnostic(self, tree: &Node) -> Diagnostic {
-        Diagnostic {
-            severity: self.severity,
-            span: tree.span_of(&self.path),
-            path: self.path,
-            message: self.message,
-        }
+        Diagnostic::new(
+            self.severity,
+            tree.span_of(&self.path),
+            self.path,
+            &self.message,
+        )
     }
 }
 

@@ -25,6 +25,7 @@ pub(super) const ALL: &[Rule] = &[
     load_balancers_name_existing_ports,
     secrets_reference_secrets_manager_or_ssm,
     environment_has_no_credentials,
+    service_counts_are_not_negative,
 ];
 
 const TASK: [&str; 2] = ["spec", "taskDefinition"];
@@ -80,6 +81,42 @@ fn names_are_ecs_names(manifest: &ServiceManifest) -> Vec<Finding> {
         ));
     }
     findings
+}
+
+/// Service-level counts, durations and percentages: ECS reads none of them as negative.
+fn service_counts_are_not_negative(manifest: &ServiceManifest) -> Vec<Finding> {
+    let spec = &manifest.spec;
+    let deployment = spec.deployment_configuration.as_ref();
+    let fields = [
+        (field_path!["spec", "desiredCount"], spec.desired_count),
+        (
+            field_path!["spec", "healthCheckGracePeriodSeconds"],
+            spec.health_check_grace_period_seconds,
+        ),
+        (
+            field_path!["spec", "deploymentConfiguration", "maximumPercent"],
+            deployment.and_then(|d| d.maximum_percent),
+        ),
+        (
+            field_path!["spec", "deploymentConfiguration", "minimumHealthyPercent"],
+            deployment.and_then(|d| d.minimum_healthy_percent),
+        ),
+        (
+            field_path!["spec", "deploymentConfiguration", "bakeTimeInMinutes"],
+            deployment.and_then(|d| d.bake_time_in_minutes),
+        ),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(path, value)| {
+            let value = value.filter(|v| *v < 0)?;
+            let name = path.last_key().unwrap_or_default().to_string();
+            Some(Finding::error(
+                path,
+                format!("`{name}` is {value}, but it cannot be negative: use 0 or more"),
+            ))
+        })
+        .collect()
 }
 
 fn task_definition_is_present(manifest: &ServiceManifest) -> Vec<Finding> {
@@ -354,9 +391,7 @@ fn check_value_from(value_from: &str) -> Result<(), String> {
         return if valid {
             Ok(())
         } else {
-            Err(format!(
-                "`{value_from}` is not a Secrets Manager secret ARN (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME`) or an SSM parameter ARN (`arn:aws:ssm:REGION:ACCOUNT:parameter/NAME`)"
-            ))
+            Err("this ARN is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)".to_string())
         };
     }
     let valid_name = !value_from.is_empty()
@@ -367,9 +402,12 @@ fn check_value_from(value_from: &str) -> Result<(), String> {
     if valid_name {
         Ok(())
     } else {
-        Err(format!(
-            "`{value_from}` is neither an ARN nor an SSM parameter name (letters, digits, `_.-/`)"
-        ))
+        // The value is not echoed: a pasted secret is the usual reason for this error.
+        Err(
+            "this value is neither an ARN nor an SSM parameter name (letters, digits, _ . - /); \
+             if it is the secret itself, store it in Secrets Manager or SSM and reference that"
+                .to_string(),
+        )
     }
 }
 

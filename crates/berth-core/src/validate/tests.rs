@@ -177,8 +177,20 @@ fn secrets_must_reference_secrets_manager_or_ssm() {
     assert_eq!(
         errors(manifest),
         [
-            "prod/web.yaml:25:39: spec.taskDefinition.containerDefinitions[0].secrets[0].valueFrom: `arn:aws:s3:::bucket/db` is not a Secrets Manager secret ARN (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME`) or an SSM parameter ARN (`arn:aws:ssm:REGION:ACCOUNT:parameter/NAME`)"
+            "prod/web.yaml:25:39: spec.taskDefinition.containerDefinitions[0].secrets[0].valueFrom: this ARN is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
         ]
+    );
+    // A pasted password where the reference belongs is never echoed.
+    let pasted = ManifestText::web().replace(
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+        "Tr0ub4dor&3 horse",
+    );
+    let shown = errors(pasted);
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(!shown[0].contains("Tr0ub4dor"), "{shown:?}");
+    assert!(
+        shown[0].contains("store it in Secrets Manager"),
+        "{shown:?}"
     );
     let ssm_name = ManifestText::web().replace(
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
@@ -248,6 +260,27 @@ fn depends_on_cycles_are_invalid() {
         [
             "prod/api.yaml:6:3: metadata.dependsOn: dependsOn cycle: api -> web -> api; remove one of these dependencies",
             "prod/web.yaml:6:3: metadata.dependsOn: dependsOn cycle: web -> api -> web; remove one of these dependencies",
+        ]
+    );
+}
+
+#[test]
+fn service_counts_cannot_be_negative() {
+    assert_eq!(
+        errors(ManifestText::web().set(7, "  desiredCount: -5")),
+        [
+            "prod/web.yaml:7:3: spec.desiredCount: `desiredCount` is -5, but it cannot be negative: use 0 or more"
+        ]
+    );
+    let manifest = ManifestText::web().set(
+        7,
+        "  desiredCount: 0\n  healthCheckGracePeriodSeconds: -1\n  deploymentConfiguration: {minimumHealthyPercent: -50, maximumPercent: 200}",
+    );
+    assert_eq!(
+        errors(manifest),
+        [
+            "prod/web.yaml:8:3: spec.healthCheckGracePeriodSeconds: `healthCheckGracePeriodSeconds` is -1, but it cannot be negative: use 0 or more",
+            "prod/web.yaml:9:29: spec.deploymentConfiguration.minimumHealthyPercent: `minimumHealthyPercent` is -50, but it cannot be negative: use 0 or more",
         ]
     );
 }
