@@ -74,6 +74,24 @@ pub enum AwsError {
     },
 }
 
+/// AWS error codes that mean "slow down" (the SDK's own list of throttling codes).
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
 /// The kinds of [`AwsError::Call`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallFailure {
@@ -104,6 +122,19 @@ impl AwsError {
         match self {
             AwsError::Api { code, .. } => Some(code),
             _ => None,
+        }
+    }
+
+    /// Whether the call may succeed if made again: AWS throttled it, answered 5xx, or no
+    /// usable answer came (timeout, connection failure, unreadable answer). Such a call may
+    /// also have taken effect: its answer may be what was lost.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            AwsError::Api { code, status, .. } => {
+                *status >= 500 || THROTTLING.contains(&code.as_str())
+            }
+            AwsError::Call { kind, .. } => *kind != CallFailure::Construction,
+            _ => false,
         }
     }
 

@@ -5,8 +5,14 @@
 //! SDK's retry policy and timeouts. Its reads (`describe_services`, `describe_task_definition`,
 //! `list_services`, `describe_images`) batch as the APIs allow and convert answers into
 //! `berth_core::live` types through the generated [`convert`] module; its writes register task
-//! definitions, create, update and tag services. [`Aws`] implements berth-engine's ports
+//! definitions, create, update, tag and delete services. [`Aws`] implements berth-engine's ports
 //! (`EcsRead`, `EcsWrite`, `ImageRegistry`). Every request is counted in [`ApiCounters`].
+//!
+//! Writes stay safe when an answer is lost (ECS applied the call, berth saw a 5xx, a timeout or
+//! a dropped connection): `RegisterTaskDefinition` is never retried blindly (the SDK's retries
+//! are off for it; after a retryable failure the family's latest revision is looked up and used
+//! when it is the one being registered); `CreateService` carries a `clientToken` derived from
+//! the request, so ECS recognises the SDK's retry; `DeleteService` is one forced call.
 
 mod config;
 pub mod convert;

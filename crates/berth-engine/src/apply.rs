@@ -322,6 +322,10 @@ async fn apply_service<E: EcsWrite>(
             reason: format!("suspended ({} differences left alone)", changes.len()),
         },
         Action::Invalid { .. } | Action::WouldPrune { .. } => not_applicable(&service.action),
+        Action::Conflict { owner } => ServiceOutcome::Failed {
+            reason: berth_core::plan::conflict_reason(owner),
+            events: Vec::new(),
+        },
         Action::ImageMissing { images } => ServiceOutcome::Failed {
             reason: images
                 .iter()
@@ -424,21 +428,15 @@ async fn follow<E: EcsWrite>(
     }
 }
 
-/// The revision to run: the family's latest ACTIVE one when it already equals `desired`
-/// (so a crash between register and update leaves no duplicate), else a new one.
-async fn reuse_or_register<E: EcsWrite>(
-    ecs: &E,
-    desired: &TaskDefinitionSpec,
+/// Whether two task definitions are the same revision for berth: equal once normalized (ECS
+/// defaults filled, keyed sets, images as digests), berth's own `berth:*` tags aside. This is
+/// what decides reusing a family's latest revision instead of registering another, here and in
+/// adapters that look for a revision whose RegisterTaskDefinition answer was lost.
+pub fn same_task_definition(
+    a: &TaskDefinitionSpec,
+    b: &TaskDefinitionSpec,
     digests: &ImageDigests,
-    id: &ServiceId,
-    observer: &dyn ApplyObserver,
-    actions: &mut Vec<AppliedAction>,
-) -> Result<String, String> {
-    let family = desired.family.clone().unwrap_or_default();
-    let latest: Option<std::sync::Arc<LiveTaskDefinition>> = ecs
-        .latest_active_task_definition(&family)
-        .await
-        .map_err(|e| format!("cannot list task definitions of family {family}: {e}"))?;
+) -> bool {
     let comparable = |td: &TaskDefinitionSpec| {
         let mut td = td.clone();
         td.tags = td.tags.map(|t| {
@@ -448,28 +446,70 @@ async fn reuse_or_register<E: EcsWrite>(
         });
         normalize::task_definition(&td, digests)
     };
-    if let Some(latest) = latest
-        && comparable(&latest.spec) == comparable(desired)
-    {
-        info!(task_definition = %latest.arn, "reusing equal task definition revision");
-        let action = AppliedAction::ReusedTaskDefinition {
-            arn: latest.arn.clone(),
-        };
-        observer.action(id, &action);
-        actions.push(action);
-        return Ok(latest.arn.clone());
-    }
-    let registered = ecs
-        .register_task_definition(desired)
+    comparable(a) == comparable(b)
+}
+
+/// The family's latest ACTIVE revision when it is the same as `desired`.
+async fn reusable<E: EcsWrite>(
+    ecs: &E,
+    desired: &TaskDefinitionSpec,
+    digests: &ImageDigests,
+    family: &str,
+) -> Result<Option<String>, String> {
+    let latest: Option<std::sync::Arc<LiveTaskDefinition>> = ecs
+        .latest_active_task_definition(family)
         .await
-        .map_err(|e| format!("RegisterTaskDefinition failed: {e}"))?;
-    info!(task_definition = %registered.arn, "registered task definition");
-    let action = AppliedAction::RegisteredTaskDefinition {
-        arn: registered.arn.clone(),
+        .map_err(|e| format!("cannot list task definitions of family {family}: {e}"))?;
+    Ok(latest
+        .filter(|latest| same_task_definition(&latest.spec, desired, digests))
+        .map(|latest| latest.arn.clone()))
+}
+
+/// The revision to run: the family's latest ACTIVE one when it already equals `desired`
+/// (so a crash between register and update leaves no duplicate), else a new one. A failed
+/// RegisterTaskDefinition may have taken effect with only its answer lost (a timeout, a
+/// dropped connection): the family is looked at again before the failure is reported, and an
+/// equal revision found then is used.
+async fn reuse_or_register<E: EcsWrite>(
+    ecs: &E,
+    desired: &TaskDefinitionSpec,
+    digests: &ImageDigests,
+    id: &ServiceId,
+    observer: &dyn ApplyObserver,
+    actions: &mut Vec<AppliedAction>,
+) -> Result<String, String> {
+    let family = desired.family.clone().unwrap_or_default();
+    let reused = match reusable(ecs, desired, digests, &family).await? {
+        Some(arn) => {
+            info!(task_definition = %arn, "reusing equal task definition revision");
+            arn
+        }
+        None => match ecs.register_task_definition(desired).await {
+            Ok(registered) => {
+                info!(task_definition = %registered.arn, "registered task definition");
+                let action = AppliedAction::RegisteredTaskDefinition {
+                    arn: registered.arn.clone(),
+                };
+                observer.action(id, &action);
+                actions.push(action);
+                return Ok(registered.arn.clone());
+            }
+            Err(error) => match reusable(ecs, desired, digests, &family).await {
+                Ok(Some(arn)) => {
+                    warn!(task_definition = %arn, %error,
+                        "RegisterTaskDefinition failed, but ECS holds an equal revision: using it");
+                    arn
+                }
+                _ => return Err(format!("RegisterTaskDefinition failed: {error}")),
+            },
+        },
+    };
+    let action = AppliedAction::ReusedTaskDefinition {
+        arn: reused.clone(),
     };
     observer.action(id, &action);
     actions.push(action);
-    Ok(registered.arn.clone())
+    Ok(reused)
 }
 
 fn desired_with_tags(

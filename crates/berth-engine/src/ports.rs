@@ -87,7 +87,8 @@ pub trait EcsWrite: EcsRead {
         update: &ServiceUpdate,
     ) -> impl Future<Output = Result<LiveService, Self::Error>> + Send;
 
-    /// Deletes a service (it must be scaled to 0 first; berth does that before).
+    /// Deletes a service, its running tasks included (`force`): one call, so a failure leaves
+    /// the service as it was.
     fn delete_service(
         &self,
         id: &ServiceId,

@@ -41,9 +41,11 @@ fn registry() -> FakeRegistry {
 fn estate(names: &[&str], edit: impl Fn(&str, ManifestText) -> ManifestText) -> LoadOutcome {
     let files: Vec<SourceFile> = names
         .iter()
-        .map(|name| SourceFile {
-            path: format!("prod/{name}.yaml"),
-            text: edit(name, ManifestText::web().named(name)).text(),
+        .map(|name| {
+            SourceFile::new(
+                format!("prod/{name}.yaml"),
+                edit(name, ManifestText::web().named(name)).text(),
+            )
         })
         .collect();
     let outcome = load(&files, &LoadOptions::default());
@@ -112,9 +114,7 @@ async fn plan_and_apply(
         &outcome.services,
         &outcome.invalid,
         &live,
-        &Ownership {
-            repository: REPOSITORY.into(),
-        },
+        &Ownership::new(REPOSITORY),
     );
     apply(ecs, &plan, &outcome.services, &live, &options(), recorder).await
 }
@@ -464,9 +464,7 @@ async fn rollouts_followed_together_share_describe_services_calls() {
         &bumped.services,
         &bumped.invalid,
         &live,
-        &Ownership {
-            repository: REPOSITORY.into(),
-        },
+        &Ownership::new(REPOSITORY),
     );
     let options = ApplyOptions {
         concurrency: 20,
@@ -487,4 +485,166 @@ async fn rollouts_followed_together_share_describe_services_calls() {
         polls <= 60,
         "{polls} DescribeServices calls following 20 rollouts"
     );
+}
+
+/// The fake ECS, except that the first `lose` RegisterTaskDefinition calls take effect and then
+/// fail, as when ECS registered the revision and the answer was lost (a timeout, a dropped
+/// connection).
+struct LosesRegisterAnswers {
+    ecs: FakeEcs,
+    lose: std::sync::atomic::AtomicUsize,
+}
+
+impl berth_engine::ports::EcsRead for LosesRegisterAnswers {
+    type Error = berth_testkit::fake::FakeError;
+
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<Vec<berth_core::live::ServiceLookup>, Self::Error> {
+        self.ecs.describe_services(cluster, names).await
+    }
+
+    async fn describe_task_definition(
+        &self,
+        arn: &str,
+    ) -> Result<std::sync::Arc<berth_core::live::LiveTaskDefinition>, Self::Error> {
+        self.ecs.describe_task_definition(arn).await
+    }
+
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>, Self::Error> {
+        self.ecs.list_services(cluster).await
+    }
+}
+
+impl berth_engine::ports::EcsWrite for LosesRegisterAnswers {
+    async fn register_task_definition(
+        &self,
+        spec: &berth_core::model::ecs::TaskDefinitionSpec,
+    ) -> Result<std::sync::Arc<berth_core::live::LiveTaskDefinition>, Self::Error> {
+        let registered = self.ecs.register_task_definition(spec).await?;
+        let lost = self
+            .lose
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok();
+        if lost {
+            return Err(berth_testkit::fake::FakeError::Injected(
+                "RegisterTaskDefinition",
+            ));
+        }
+        Ok(registered)
+    }
+
+    async fn latest_active_task_definition(
+        &self,
+        family: &str,
+    ) -> Result<Option<std::sync::Arc<berth_core::live::LiveTaskDefinition>>, Self::Error> {
+        self.ecs.latest_active_task_definition(family).await
+    }
+
+    async fn create_service(
+        &self,
+        id: &ServiceId,
+        spec: &berth_core::model::ecs::ServiceSpec,
+        task_definition_arn: &str,
+    ) -> Result<berth_core::live::LiveService, Self::Error> {
+        self.ecs.create_service(id, spec, task_definition_arn).await
+    }
+
+    async fn update_service(
+        &self,
+        id: &ServiceId,
+        update: &berth_engine::ports::ServiceUpdate,
+    ) -> Result<berth_core::live::LiveService, Self::Error> {
+        self.ecs.update_service(id, update).await
+    }
+
+    async fn delete_service(&self, id: &ServiceId) -> Result<(), Self::Error> {
+        self.ecs.delete_service(id).await
+    }
+
+    async fn tag_resource(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), Self::Error> {
+        self.ecs.tag_resource(arn, tags).await
+    }
+
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), Self::Error> {
+        self.ecs.untag_resource(arn, keys).await
+    }
+}
+
+/// [`plan_and_apply`] through any adapter.
+async fn plan_and_apply_with<E: berth_engine::ports::EcsWrite>(
+    ecs: &E,
+    registry: &FakeRegistry,
+    outcome: &LoadOutcome,
+    recorder: &Recorder,
+) -> Vec<ServiceReport> {
+    let live = read_live(ecs, registry, &outcome.services, &outcome.invalid)
+        .await
+        .expect("read");
+    let plan = plan(
+        &outcome.services,
+        &outcome.invalid,
+        &live,
+        &Ownership::new(REPOSITORY),
+    );
+    apply(ecs, &plan, &outcome.services, &live, &options(), recorder).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_register_answer_reuses_the_revision_ecs_made_instead_of_a_second_one() {
+    let fake = FakeEcs::new();
+    let ecs = LosesRegisterAnswers {
+        ecs: fake.clone(),
+        lose: std::sync::atomic::AtomicUsize::new(2),
+    };
+    let registry = registry();
+    let recorder = Recorder::default();
+
+    // Create: the one registration's answer is lost; the revision it made runs.
+    let outcome = estate(&["web"], |_, m| m);
+    let reports = plan_and_apply_with(&ecs, &registry, &outcome, &recorder).await;
+    assert_eq!(reports[0].outcome, ServiceOutcome::Synced, "{reports:#?}");
+    let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1".to_string();
+    assert_eq!(
+        reports[0].actions,
+        [
+            AppliedAction::ReusedTaskDefinition { arn: arn.clone() },
+            AppliedAction::CreatedService,
+        ]
+    );
+    assert_eq!(fake.count("RegisterTaskDefinition"), 1);
+    assert_eq!(fake.revisions("web").len(), 1);
+
+    // Update: the same.
+    let outcome = estate(&["web"], |_, m| m.replace("web:1.4.2", "web:1.5.0"));
+    let reports = plan_and_apply_with(&ecs, &registry, &outcome, &recorder).await;
+    assert_eq!(reports[0].outcome, ServiceOutcome::Synced, "{reports:#?}");
+    assert_eq!(fake.count("RegisterTaskDefinition"), 2);
+    assert_eq!(fake.revisions("web").len(), 2, "one revision per change");
+    assert_eq!(
+        fake.service(&ServiceId::new("prod", "web"))
+            .map(|s| s.task_definition_arn),
+        Some(arn.replace("web:1", "web:2"))
+    );
+
+    // A registration that failed without taking effect is still reported as failed.
+    fake.fail("RegisterTaskDefinition");
+    let outcome = estate(&["web"], |_, m| m.replace("web:1.4.2", "web:broken"));
+    let reports = plan_and_apply_with(&ecs, &registry, &outcome, &recorder).await;
+    assert!(
+        matches!(&reports[0].outcome, ServiceOutcome::Failed { reason, .. }
+            if reason.starts_with("RegisterTaskDefinition failed")),
+        "{reports:#?}"
+    );
+    assert_eq!(fake.revisions("web").len(), 2);
 }

@@ -20,10 +20,13 @@
 //! When moto is not installed, starting fails with [`EmulatorError::NotInstalled`], whose message
 //! gives the install command: tests fail rather than skip.
 
+pub mod corpus;
 pub mod emulator;
 pub mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
+#[cfg(feature = "faults")]
+pub mod faults;
 pub mod fixtures;
 pub mod http;
 pub mod locate;

@@ -16,7 +16,11 @@ Everything it changes in moto, and why (real ECS behaves as described; moto 5.2.
     defaults ECS reports (``deploymentConfiguration`` 200/100 percent, 100/0 for a DAEMON service,
     circuit breaker off; ``enableExecuteCommand``/``enableECSManagedTags`` false). moto also sets
     ``launchType: EC2`` when a capacity provider strategy is given; ECS leaves it unset. The
-    service gets its ``createdAt``.
+    service gets its ``createdAt``. moto also replaced an ACTIVE service of the same name
+    silently; now, as in ECS, a create repeated with the first one's ``clientToken`` answers the
+    existing service unchanged (an SDK retry after a lost answer), and any other create of an
+    existing service fails with ``InvalidParameterException: Creation of service was not
+    idempotent.``
 
 ``EC2ContainerServiceBackend.update_service`` (wrapped)
     moto stores ``taskDefinition`` exactly as sent (``web:3``, even ``web``) and only checks it

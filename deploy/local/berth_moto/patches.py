@@ -11,8 +11,13 @@ import functools
 import re
 from typing import Any, Callable
 
+from moto.core.responses import ActionResult
 from moto.core.utils import camelcase_to_underscores
-from moto.ecs.exceptions import TaskDefinitionNotFoundException
+from moto.ecs.exceptions import (
+    InvalidParameterException,
+    ServiceNotFoundException,
+    TaskDefinitionNotFoundException,
+)
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 
@@ -56,6 +61,15 @@ def merge_deployment_configuration(
     return merged
 
 
+def active_service(backend: EC2ContainerServiceBackend, cluster: str, name: str) -> Any:
+    """The ACTIVE (or DRAINING) service ``name`` of ``cluster``, if there is one."""
+    try:
+        service = backend._get_service(cluster, name)
+    except ServiceNotFoundException:
+        return None
+    return service if service.status in ("ACTIVE", "DRAINING") else None
+
+
 def _wrap(owner: type, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Replaces ``owner.name`` with the decorated function, which gets the original first."""
 
@@ -79,9 +93,18 @@ def install() -> None:
     @_wrap(EC2ContainerServiceResponse, "create_service")
     def create_service(original, self: EC2ContainerServiceResponse) -> Any:
         dropped = {name: self._get_param(name) for name in CREATE_SERVICE_DROPPED}
+        token = self._get_param("clientToken")
         with rollout.LOCK:
+            existing = active_service(
+                self.ecs_backend, self._get_param("cluster", "default"), self._get_param("serviceName")
+            )
+            if existing is not None:
+                if token and token == getattr(existing, "_berth_client_token", None):
+                    return ActionResult({"service": existing})
+                raise InvalidParameterException("Creation of service was not idempotent.")
             result = original(self)
             service = result.result["service"]
+            service._berth_client_token = token
             for name, default in SERVICE_DEFAULTS.items():
                 if dropped[name] is None:
                     dropped[name] = default

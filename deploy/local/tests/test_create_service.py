@@ -1,6 +1,10 @@
-"""CreateService keeps what moto 5.2.5 drops, and DescribeServices returns it."""
+"""CreateService keeps what moto 5.2.5 drops, and DescribeServices returns it; a repeated
+create is idempotent only with the first one's clientToken."""
 
 from __future__ import annotations
+
+import botocore.exceptions
+import pytest
 
 
 def test_deployment_configuration_is_kept(account):
@@ -104,3 +108,29 @@ def test_a_daemon_service_gets_daemon_deployment_percentages(account):
         "maximumPercent": 100,
         "minimumHealthyPercent": 0,
     }
+
+
+def test_a_create_repeated_with_its_client_token_answers_the_service_it_created(account):
+    td = account.register()
+    first = account.create_service(td, clientToken="berth-0123456789abcdef")
+    again = account.create_service(td, clientToken="berth-0123456789abcdef")
+    assert again["serviceArn"] == first["serviceArn"]
+    assert [d["id"] for d in again["deployments"]] == [d["id"] for d in first["deployments"]]
+    assert len(account.describe()["deployments"]) == 1, "no second deployment"
+
+
+def test_creating_an_existing_service_otherwise_is_not_idempotent(account):
+    td = account.register()
+    account.create_service(td, clientToken="berth-0123456789abcdef")
+    for token in ("berth-fedcba9876543210", None):
+        with pytest.raises(botocore.exceptions.ClientError) as error:
+            account.create_service(td, clientToken=token)
+        assert error.value.response["Error"]["Code"] == "InvalidParameterException"
+        assert "not idempotent" in error.value.response["Error"]["Message"]
+
+
+def test_a_deleted_service_can_be_created_again(account):
+    td = account.register()
+    account.create_service(td)
+    account.ecs.delete_service(cluster="prod", service="web", force=True)
+    assert account.create_service(td)["status"] == "ACTIVE"

@@ -111,14 +111,13 @@ fn read_dir(dir: &Path) -> Vec<SourceFile> {
             if path.is_dir() {
                 walk(root, &path, files);
             } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                files.push(SourceFile {
-                    path: path
-                        .strip_prefix(root)
+                files.push(SourceFile::new(
+                    path.strip_prefix(root)
                         .expect("below the root")
                         .to_string_lossy()
                         .replace('\\', "/"),
-                    text: std::fs::read_to_string(&path).expect("read manifest"),
-                });
+                    std::fs::read_to_string(&path).expect("read manifest"),
+                ));
             }
         }
     }
@@ -227,10 +226,7 @@ metadata:
 fn estate(services: &[Svc], vars: &Vars) -> LoadOutcome {
     let files: Vec<SourceFile> = services
         .iter()
-        .map(|s| SourceFile {
-            path: format!("prod/{}.yaml", s.name),
-            text: s.yaml(),
-        })
+        .map(|s| SourceFile::new(format!("prod/{}.yaml", s.name), s.yaml()))
         .collect();
     load_valid(&files, vars)
 }
@@ -264,9 +260,7 @@ async fn plan_only<E: EcsRead, R: ImageRegistry>(
         &outcome.services,
         &outcome.invalid,
         &live,
-        &Ownership {
-            repository: REPOSITORY.into(),
-        },
+        &Ownership::new(REPOSITORY),
     );
     (plan, live)
 }
@@ -1175,15 +1169,7 @@ async fn settings_and_tags_dropped_from_a_manifest_are_reset_and_the_next_plan_i
         "  tags: [{key: team, value: payments}, {key: tier, value: gold}]\n  \
          healthCheckGracePeriodSeconds: 60\n  propagateTags: SERVICE\n  enableExecuteCommand: true\n",
     );
-    let file = |text: String| {
-        load_valid(
-            &[SourceFile {
-                path: "prod/web.yaml".into(),
-                text,
-            }],
-            &vars,
-        )
-    };
+    let file = |text: String| load_valid(&[SourceFile::new("prod/web.yaml", text)], &vars);
     let reports = plan_and_apply(&aws, &aws, &file(full.clone()), "one", &Log::default()).await;
     assert_eq!(reports[0].outcome, ServiceOutcome::Synced, "{reports:#?}");
     let created = describe(&aws, "prod", "web").await;

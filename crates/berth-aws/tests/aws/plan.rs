@@ -24,9 +24,7 @@ use super::{adapter, counts, emulator_account};
 const REPOSITORY: &str = "git@example.com:acme/deploy.git";
 
 fn ownership() -> Ownership {
-    Ownership {
-        repository: REPOSITORY.into(),
-    }
+    Ownership::new(REPOSITORY)
 }
 
 /// `ACCOUNT.dkr.ecr.REGION.amazonaws.com` of the test account.
@@ -42,10 +40,7 @@ fn registry(account: &TestAccount) -> String {
 fn loaded(files: &[(String, String)]) -> LoadOutcome {
     let files: Vec<SourceFile> = files
         .iter()
-        .map(|(path, text)| SourceFile {
-            path: path.clone(),
-            text: text.clone(),
-        })
+        .map(|(path, text)| SourceFile::new(path.clone(), text.clone()))
         .collect();
     let outcome = berth_core::manifest::load(
         &files,
