@@ -8,8 +8,16 @@ use crate::manifest::ServiceManifest;
 pub mod tags {
     /// Marks a resource as managed by berth.
     pub const MANAGED_BY: &str = "berth:managed-by";
-    /// `<repo>#<path>` of the manifest that declares it.
+    /// `<source id>#<path>` of the manifest that declares it (see [`super::source_tag_value`]).
     pub const SOURCE: &str = "berth:source";
+    /// The start of a daemon's git source id (`git:github.com/acme/deploy@main:prod`). A
+    /// service whose owner key starts with this or [`DIR_SOURCE_PREFIX`] belongs to that
+    /// daemon; any other key was written by a one-off `berth apply`, which a daemon adopts.
+    pub const GIT_SOURCE_PREFIX: &str = "git:";
+    /// The start of a daemon's watched-directory source id (`dir:/srv/manifests`).
+    pub const DIR_SOURCE_PREFIX: &str = "dir:";
+    /// ECS's limit on a tag value, in characters.
+    pub const VALUE_LIMIT: usize = 256;
     /// Git commit the resource was last applied from.
     pub const REVISION: &str = "berth:revision";
     /// `disabled` protects a service from pruning.
@@ -38,7 +46,7 @@ impl Provenance {
             (tags::MANAGED_BY, tags::MANAGED_BY_VALUE.to_string()),
             (
                 tags::SOURCE,
-                format!("{}#{}", self.repository, manifest.origin.file),
+                source_tag_value(&self.repository, &manifest.origin.file),
             ),
         ];
         if let Some(revision) = &self.revision {
@@ -56,20 +64,55 @@ impl Provenance {
     }
 }
 
+/// The longest owner key (the part of `berth:source` before `#`), in characters; a longer
+/// source id is shortened by [`owner_key`].
+pub const OWNER_KEY_LIMIT: usize = 128;
+
+/// `source_id` as it stands in `berth:source` before the `#`: unchanged when it fits
+/// [`OWNER_KEY_LIMIT`], otherwise a readable prefix, `~` and a hash of the whole id, so that
+/// two long ids that share a prefix still differ.
+pub fn owner_key(source_id: &str) -> String {
+    shorten(source_id, OWNER_KEY_LIMIT)
+}
+
+/// The `berth:source` value for a manifest file of a source: `<owner key>#<file>`, within ECS's
+/// 256-character tag value limit (a long file path is shortened like a long id).
+pub fn source_tag_value(source_id: &str, file: &str) -> String {
+    let key = owner_key(source_id);
+    let room = tags::VALUE_LIMIT - key.chars().count() - 1;
+    format!("{key}#{}", shorten(file, room))
+}
+
+/// `text` if it has at most `limit` characters, else its first characters, `~` and 16 hex
+/// digits of its hash, `limit` characters in all.
+fn shorten(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let hash = format!("~{:016x}", fnv1a(text.as_bytes()));
+    let keep = limit.saturating_sub(hash.len());
+    text.chars().take(keep).collect::<String>() + &hash
+}
+
+/// 64-bit FNV-1a: small, stable across runs, machines and Rust releases (values end up in tags).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    bytes.iter().fold(OFFSET, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(PRIME)
+    })
+}
+
 /// A hash of everything a manifest asks of ECS (its spec with variables and defaults applied,
 /// its family and `ignoreDifferences`), stable across runs and machines (FNV-1a, 64 bits), so
 /// that it can be stored in a tag and compared after a restart.
 pub fn spec_hash(manifest: &ServiceManifest) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
     let content = json!({
         "family": manifest.family(),
         "spec": &manifest.spec,
         "ignoreDifferences": &manifest.metadata.ignore_differences,
     });
-    content.to_string().bytes().fold(OFFSET, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
-    })
+    fnv1a(content.to_string().as_bytes())
 }
 
 /// [`spec_hash`] as the value of the [`tags::SPEC_HASH`] tag: 16 hex digits.
@@ -133,6 +176,24 @@ mod tests {
     fn hash_of(text: ManifestText, path: &str) -> u64 {
         let outcome = text.load_as(path);
         spec_hash(&outcome.services[0])
+    }
+
+    #[test]
+    fn source_tags_fit_ecs_limits_and_keep_long_ids_apart() {
+        let short = "git:github.com/acme/deploy@main";
+        assert_eq!(
+            source_tag_value(short, "prod/web.yaml"),
+            "git:github.com/acme/deploy@main#prod/web.yaml"
+        );
+        let long_a = format!("git:git.example.com/{}@main:a", "x".repeat(300));
+        let long_b = format!("git:git.example.com/{}@main:b", "x".repeat(300));
+        let (key_a, key_b) = (owner_key(&long_a), owner_key(&long_b));
+        assert_eq!(key_a.chars().count(), OWNER_KEY_LIMIT);
+        assert!(key_a.starts_with("git:git.example.com/xxx"), "{key_a}");
+        assert_ne!(key_a, key_b, "a shared prefix does not merge two sources");
+        let value = source_tag_value(&long_a, &"d/".repeat(200));
+        assert_eq!(value.chars().count(), tags::VALUE_LIMIT);
+        assert!(value.starts_with(&format!("{key_a}#d/d/")), "{value}");
     }
 
     #[test]

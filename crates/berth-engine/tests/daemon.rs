@@ -63,10 +63,7 @@ fn snapshot(revision: &str, services: &[(&str, ManifestText)]) -> Snapshot {
         revision: revision.into(),
         files: services
             .iter()
-            .map(|(name, text)| SourceFile {
-                path: format!("prod/{name}.yaml"),
-                text: text.text(),
-            })
+            .map(|(name, text)| SourceFile::new(format!("prod/{name}.yaml"), text.text()))
             .collect(),
     }
 }
@@ -296,13 +293,13 @@ async fn prune_deletes_within_its_limits_and_never_what_it_must_not() {
         s.tags.insert("berth:prune".into(), "disabled".into());
     });
 
-    // Three removed at once: more than maxPrune, nothing deleted, and it says why.
-    reconciler
-        .reconcile(&snapshot(
-            "c2",
-            &[("web", web()), ("keep", web().named("keep"))],
-        ))
-        .await;
+    // Three removed at once: more than maxPrune (from the second reconcile that sees them
+    // absent), nothing deleted, and it says why.
+    let c2 = snapshot("c2", &[("web", web()), ("keep", web().named("keep"))]);
+    reconciler.reconcile(&c2).await;
+    let prune = prune_notes(&reconciler).await;
+    assert!(prune.iter().all(|p| p.contains("yet")), "{prune:?}");
+    reconciler.reconcile(&c2).await;
     assert_eq!(ecs.count("DeleteService"), 0);
     let prune = prune_notes(&reconciler).await;
     assert!(
@@ -324,7 +321,9 @@ async fn prune_deletes_within_its_limits_and_never_what_it_must_not() {
         "{a}"
     );
 
-    // One removed: deleted (scaled to 0 first).
+    // One removed: deleted with one (forced) DeleteService, never scaled to 0 first: a failed
+    // delete must not leave it running no tasks.
+    let calls_before = ecs.calls().len();
     reconciler
         .reconcile(&snapshot(
             "c3",
@@ -336,6 +335,12 @@ async fn prune_deletes_within_its_limits_and_never_what_it_must_not() {
             ],
         ))
         .await;
+    let prune_calls: Vec<&str> = ecs.calls()[calls_before..]
+        .iter()
+        .copied()
+        .filter(|c| *c == "DeleteService" || *c == "UpdateService")
+        .collect();
+    assert_eq!(prune_calls, ["DeleteService"]);
     assert_eq!(ecs.count("DeleteService"), 1);
     assert_eq!(
         ecs.service(&ServiceId::new("prod", "a")).map(|s| s.status),
@@ -352,16 +357,16 @@ async fn prune_deletes_within_its_limits_and_never_what_it_must_not() {
     );
 
     // A service tagged berth:prune=disabled is never deleted.
-    reconciler
-        .reconcile(&snapshot(
-            "c4",
-            &[
-                ("web", web()),
-                ("b", web().named("b")),
-                ("c", web().named("c")),
-            ],
-        ))
-        .await;
+    let c4 = snapshot(
+        "c4",
+        &[
+            ("web", web()),
+            ("b", web().named("b")),
+            ("c", web().named("c")),
+        ],
+    );
+    reconciler.reconcile(&c4).await;
+    reconciler.reconcile(&c4).await;
     assert_eq!(ecs.count("DeleteService"), 1);
     let prune = prune_notes(&reconciler).await;
     assert!(
@@ -584,4 +589,211 @@ async fn after_a_restart_drift_is_still_told_from_a_git_change() {
     assert_eq!(web.spec.desired_count, Some(9), "self-heal off: left alone");
     let api = ecs.service(&ServiceId::new("prod", "api")).expect("api");
     assert_eq!(api.spec.desired_count, Some(4), "the git change is applied");
+}
+
+/// A source that never serves a good snapshot: every fetch fails, or (with `hang`) never
+/// finishes. After 50 fetches it asks the loop to stop, so a busy loop ends the test with a
+/// count instead of hanging it.
+struct BrokenSource {
+    hang: bool,
+    fetches: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl ManifestSource for BrokenSource {
+    async fn fetch(&mut self) -> Result<Snapshot, String> {
+        let n = self
+            .fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n >= 50 {
+            let _ = self.stop.send(true);
+        }
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        Err("remote unreachable".into())
+    }
+}
+
+/// The loop running over a [`BrokenSource`].
+struct BrokenLoop {
+    fetches: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
+    state: Arc<tokio::sync::RwLock<berth_engine::daemon::DaemonState>>,
+    daemon: tokio::task::JoinHandle<()>,
+}
+
+/// Runs the loop over a [`BrokenSource`].
+fn run_broken(hang: bool) -> BrokenLoop {
+    let ecs = FakeEcs::new();
+    let (mut reconciler, _) = reconciler(&ecs, options());
+    let state = reconciler.state();
+    let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
+    let source = BrokenSource {
+        hang,
+        fetches: Arc::clone(&fetches),
+        stop: Arc::clone(&stop),
+    };
+    let (_triggers, trigger_rx) = tokio::sync::mpsc::channel(1);
+    let daemon = tokio::spawn(async move {
+        berth_engine::daemon::run(source, &mut reconciler, trigger_rx, stop_rx).await;
+        drop(_triggers);
+    });
+    BrokenLoop {
+        fetches,
+        stop,
+        state,
+        daemon,
+    }
+}
+
+/// Before its first good fetch the loop used to spin: 23,000 fetches in 4 s.
+#[tokio::test(start_paused = true)]
+async fn a_source_that_never_worked_is_retried_with_backoff_not_in_a_loop() {
+    let BrokenLoop {
+        fetches,
+        stop,
+        state,
+        daemon,
+    } = run_broken(false);
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let count = fetches.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (3..=8).contains(&count),
+        "1 s, 2 s, 4 s ... within the 60 s poll interval: {count}"
+    );
+    let reason = state.read().await.readiness().expect_err("not ready");
+    assert!(reason.contains("no reconcile"), "{reason}");
+    let _ = stop.send(true);
+    daemon.await.expect("daemon task");
+}
+
+/// A fetch that never answers is shown in `/status`, abandoned after `fetch_timeout`, and does
+/// not hold up shutdown.
+#[tokio::test(start_paused = true)]
+async fn a_hung_fetch_is_shown_timed_out_and_does_not_hold_shutdown() {
+    let BrokenLoop {
+        fetches,
+        stop,
+        state,
+        daemon,
+    } = run_broken(true);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let status = serde_json::to_value(&*state.read().await).expect("status JSON");
+    assert_eq!(status["fetchInProgressSeconds"], 30, "{status}");
+
+    // The default fetch timeout is 120 s: the first fetch is abandoned, and reported.
+    tokio::time::sleep(Duration::from_secs(95)).await;
+    let error = state.read().await.source_error.clone();
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("did not finish within 120s")),
+        "{error:?}"
+    );
+    assert!(fetches.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+
+    // SIGTERM in the middle of the next fetch: the loop returns without waiting for it.
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(5), daemon)
+        .await
+        .expect("shutdown does not wait for the fetch")
+        .expect("daemon task");
+}
+
+/// Reconciles that cannot read ECS used to leave `/readyz` ready.
+#[tokio::test(start_paused = true)]
+async fn readyz_is_not_ready_while_reconciles_cannot_read_ecs() {
+    let ecs = FakeEcs::new();
+    let (mut reconciler, _) = reconciler(&ecs, options());
+    let commit = snapshot("c1", &[("web", web())]);
+    reconciler.reconcile(&commit).await;
+    let state = reconciler.state();
+    assert_eq!(state.read().await.readiness(), Ok(()));
+
+    ecs.fail("ListServices");
+    reconciler.reconcile(&commit).await;
+    assert_eq!(
+        state.read().await.readiness(),
+        Ok(()),
+        "a blip within the staleness limit keeps berth ready"
+    );
+    tokio::time::advance(Duration::from_secs(601)).await;
+    reconciler.reconcile(&commit).await;
+    let reason = state.read().await.readiness().expect_err("not ready");
+    assert!(reason.contains("cannot read ECS for 601s"), "{reason}");
+
+    ecs.clear_failures();
+    reconciler.reconcile(&commit).await;
+    assert_eq!(state.read().await.readiness(), Ok(()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_prune_leaves_the_service_running_as_it_was() {
+    let ecs = FakeEcs::new();
+    let (mut reconciler, _) = reconciler(&ecs, pruning(1));
+    reconciler
+        .reconcile(&snapshot(
+            "c1",
+            &[("web", web()), ("old", web().named("old"))],
+        ))
+        .await;
+    let old = ServiceId::new("prod", "old");
+    let desired = ecs.service(&old).and_then(|s| s.spec.desired_count);
+    assert_eq!(desired, Some(2));
+
+    ecs.fail("DeleteService");
+    let updates = ecs.count("UpdateService");
+    let c2 = snapshot("c2", &[("web", web())]);
+    reconciler.reconcile(&c2).await;
+    reconciler.reconcile(&c2).await;
+    assert_eq!(ecs.count("DeleteService"), 1);
+    assert_eq!(ecs.count("UpdateService"), updates, "no scale to 0");
+    let service = ecs.service(&old).expect("still there");
+    assert_eq!(service.status, "ACTIVE");
+    assert_eq!(
+        service.spec.desired_count, desired,
+        "still running its tasks"
+    );
+    let prune = prune_notes(&reconciler).await;
+    assert!(
+        prune.iter().any(|p| p.contains("pruning prod/old failed")),
+        "{prune:?}"
+    );
+}
+
+/// In directory mode a file missing for a moment during a copy was a prune candidate at once.
+#[tokio::test(start_paused = true)]
+async fn a_manifest_missing_for_one_reconcile_is_never_pruned() {
+    let ecs = FakeEcs::new();
+    let (mut reconciler, _) = reconciler(&ecs, pruning(5));
+    let both = snapshot("c1", &[("web", web()), ("old", web().named("old"))]);
+    reconciler.reconcile(&both).await;
+    tokio::time::advance(Duration::from_secs(10)).await;
+    // Rollouts done: nothing to look at soon.
+    assert_eq!(reconciler.reconcile(&both).await, Requeue::Interval);
+    let requeue = reconciler
+        .reconcile(&snapshot("c2", &[("web", web())]))
+        .await;
+    assert_eq!(
+        requeue,
+        Requeue::After(Duration::from_secs(5)),
+        "looks again soon, to confirm"
+    );
+    let notes = prune_notes(&reconciler).await;
+    assert!(
+        notes.iter().any(|n| n.contains("not pruning prod/old yet")),
+        "{notes:?}"
+    );
+    reconciler.reconcile(&both).await;
+    reconciler.reconcile(&both).await;
+    assert_eq!(ecs.count("DeleteService"), 0);
+    assert_eq!(status(&reconciler, "old").await, Status::Synced);
+    // Gone for two reconciles in a row: pruned.
+    let only_web = snapshot("c3", &[("web", web())]);
+    reconciler.reconcile(&only_web).await;
+    reconciler.reconcile(&only_web).await;
+    assert_eq!(ecs.count("DeleteService"), 1);
 }

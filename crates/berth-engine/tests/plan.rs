@@ -17,10 +17,7 @@ const DIGEST_150: &str = "sha256:22222222222222222222222222222222222222222222222
 fn loaded(manifests: &[(String, String)]) -> LoadOutcome {
     let files: Vec<SourceFile> = manifests
         .iter()
-        .map(|(path, text)| SourceFile {
-            path: path.clone(),
-            text: text.clone(),
-        })
+        .map(|(path, text)| SourceFile::new(path.clone(), text.clone()))
         .collect();
     let outcome = load(&files, &LoadOptions::default());
     assert!(outcome.is_valid(), "{:?}", outcome.invalid);
@@ -39,9 +36,7 @@ fn digests() -> BTreeMap<String, String> {
 }
 
 fn ownership() -> Ownership {
-    Ownership {
-        repository: REPOSITORY.into(),
-    }
+    Ownership::new(REPOSITORY)
 }
 
 /// An estate of `count` services named svc-N, split across clusters `prod` and `staging`.
@@ -254,5 +249,96 @@ async fn services_owned_by_this_source_but_not_in_git_would_be_pruned() {
             .iter()
             .all(|s| s.id != Some(ServiceId::new("prod", "theirs"))),
         "not owned: never touched"
+    );
+}
+
+/// Two daemons on one repository (prod and staging paths) used to share one owner key (the
+/// URL), so each could overwrite or prune the other's services.
+#[tokio::test]
+async fn a_service_another_daemon_owns_is_a_conflict_never_changed_or_pruned() {
+    let ours = "git:example.com/acme/deploy@main:prod";
+    let theirs = "git:example.com/acme/deploy@main:staging";
+    let outcome = loaded(&[
+        ("prod/web.yaml".into(), ManifestText::web().text()),
+        (
+            "prod/api.yaml".into(),
+            ManifestText::web().named("api").text(),
+        ),
+    ]);
+    let ecs = FakeEcs::new();
+    let mut their_manifests = outcome.services.clone();
+    their_manifests.push(
+        loaded(&[(
+            "prod/old.yaml".into(),
+            ManifestText::web().named("old").text(),
+        )])
+        .services[0]
+            .clone(),
+    );
+    for manifest in &their_manifests {
+        ecs.insert_applied(manifest, &digests(), theirs);
+    }
+    // A one-off `berth apply` (no daemon prefix) is no claim: api is adopted.
+    ecs.edit_service(&ServiceId::new("prod", "api"), |s| {
+        s.tags
+            .insert("berth:source".into(), "manifests#prod/api.yaml".into());
+    });
+    let live = read_live(&ecs, &registry(), &outcome.services, &outcome.invalid)
+        .await
+        .expect("read live");
+    let ours_plan = plan(
+        &outcome.services,
+        &outcome.invalid,
+        &live,
+        &Ownership::new(ours),
+    );
+    match action_of(&ours_plan, "prod", "web") {
+        Action::Conflict { owner } => assert_eq!(owner, theirs),
+        other => panic!("web: {other:?}"),
+    }
+    let reason = berth_core::plan::conflict_reason(theirs);
+    assert!(
+        reason.contains(theirs) && reason.contains("berth:source"),
+        "{reason}"
+    );
+    assert_eq!(action_of(&ours_plan, "prod", "api"), &Action::NoChange);
+    assert!(
+        ours_plan
+            .services
+            .iter()
+            .all(|s| s.id != Some(ServiceId::new("prod", "old"))),
+        "theirs, not in our git: not ours to prune"
+    );
+    // The other daemon sees its own services as its own.
+    let theirs_plan = plan(
+        &outcome.services,
+        &outcome.invalid,
+        &live,
+        &Ownership::new(theirs),
+    );
+    assert_eq!(action_of(&theirs_plan, "prod", "web"), &Action::NoChange);
+}
+
+/// Services tagged by berth 0.1 with the URL as configured stay this source's.
+#[tokio::test]
+async fn a_legacy_url_owner_key_is_still_ours() {
+    let outcome = loaded(&[("prod/web.yaml".into(), ManifestText::web().text())]);
+    let ecs = FakeEcs::new();
+    let old = loaded(&[(
+        "prod/old.yaml".into(),
+        ManifestText::web().named("old").text(),
+    )]);
+    ecs.insert_applied(&old.services[0], &digests(), REPOSITORY);
+    let live = read_live(&ecs, &registry(), &outcome.services, &outcome.invalid)
+        .await
+        .expect("read live");
+    let ours = Ownership::new("git:example.com/acme/deploy@main").with_previous_key(REPOSITORY);
+    let planned = plan(&outcome.services, &outcome.invalid, &live, &ours);
+    assert!(
+        matches!(
+            action_of(&planned, "prod", "old"),
+            Action::WouldPrune { .. }
+        ),
+        "{planned:#?}"
     );
 }

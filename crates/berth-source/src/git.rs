@@ -23,7 +23,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use berth_core::manifest::SourceFile;
+use berth_core::manifest::{SourceFile, Unreadable};
+use berth_core::yaml::Limits;
 use git2::{
     AutotagOption, Cred, CredentialType, ErrorClass, ErrorCode, FetchOptions, FetchPrune,
     ObjectType, Oid, RemoteCallbacks, Repository, Tree,
@@ -440,66 +441,78 @@ struct TreeReader<'a> {
 
 impl TreeReader<'_> {
     /// Walks `tree`, whose path in the repository is `repo_prefix` (empty or ending in `/`) and
-    /// relative to the sub-path is `prefix` (empty or not ending in `/`).
+    /// relative to the sub-path is `prefix` (empty or not ending in `/`). Subtrees go on an
+    /// explicit stack: a commit with a very deep tree cannot overflow ours.
     fn walk(
         &mut self,
         tree: &Tree<'_>,
         repo_prefix: &str,
         prefix: &str,
     ) -> Result<(), SourceError> {
-        for entry in tree.iter() {
-            let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
-            if is_hidden(&name) {
-                continue;
-            }
-            let repo_path = format!("{repo_prefix}{name}");
-            let relative = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            match entry.kind() {
-                Some(ObjectType::Tree) => {
-                    let subtree = self
-                        .repo
-                        .find_tree(entry.id())
-                        .map_err(|err| self.read_error(&repo_path, &err))?;
-                    self.walk(&subtree, &format!("{repo_path}/"), &relative)?;
+        let mut pending = vec![(tree.id(), repo_prefix.to_owned(), prefix.to_owned())];
+        while let Some((tree_id, repo_prefix, prefix)) = pending.pop() {
+            let tree = self
+                .repo
+                .find_tree(tree_id)
+                .map_err(|err| self.read_error(&repo_prefix, &err))?;
+            for entry in tree.iter() {
+                let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+                if is_hidden(&name) {
+                    continue;
                 }
-                Some(ObjectType::Blob) if is_manifest_name(&name) => {
-                    if entry.filemode() == FILEMODE_LINK {
-                        tracing::warn!(
-                            url = %self.source.display_url,
-                            commit = %self.sha,
-                            path = %repo_path,
-                            "skipping a symbolic link: manifests in git must be regular files"
-                        );
-                        continue;
+                let repo_path = format!("{repo_prefix}{name}");
+                let relative = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                match entry.kind() {
+                    Some(ObjectType::Tree) => {
+                        pending.push((entry.id(), format!("{repo_path}/"), relative));
                     }
-                    self.read_blob(entry.id(), &repo_path, relative)?;
+                    Some(ObjectType::Blob) if is_manifest_name(&name) => {
+                        if entry.filemode() == FILEMODE_LINK {
+                            // Reported, not skipped: a manifest turned into a link must not read
+                            // as a deleted manifest (and its service as one to prune).
+                            let why = Unreadable::NotRegularFile {
+                                kind: "symbolic link".to_owned(),
+                            };
+                            self.files.push(SourceFile::unreadable(relative, why));
+                            continue;
+                        }
+                        self.read_blob(entry.id(), &repo_path, relative)?;
+                    }
+                    // Other files, and submodules (commits).
+                    _ => {}
                 }
-                // Other files, and submodules (commits).
-                _ => {}
             }
         }
         Ok(())
     }
 
+    /// Reads a manifest blob. One that is too large (checked from the object's header, before
+    /// loading it) or not UTF-8 becomes an unreadable file, so the rest of the set still loads.
     fn read_blob(&mut self, id: Oid, repo_path: &str, relative: String) -> Result<(), SourceError> {
+        let max_file_bytes = Limits::default().max_file_bytes;
+        let (size, _) = self
+            .repo
+            .odb()
+            .and_then(|odb| odb.read_header(id))
+            .map_err(|err| self.read_error(repo_path, &err))?;
+        if size > max_file_bytes {
+            let why = Unreadable::TooLarge {
+                limit: max_file_bytes,
+            };
+            self.files.push(SourceFile::unreadable(relative, why));
+            return Ok(());
+        }
         let blob = self
             .repo
             .find_blob(id)
             .map_err(|err| self.read_error(repo_path, &err))?;
-        let text =
-            String::from_utf8(blob.content().to_vec()).map_err(|_| SourceError::GitNotText {
-                url: self.source.display_url.clone(),
-                sha: self.sha.to_owned(),
-                path: repo_path.to_owned(),
-            })?;
-        self.files.push(SourceFile {
-            path: relative,
-            text,
-        });
+        let bytes = blob.content().to_vec();
+        self.files
+            .push(SourceFile::from_bytes(relative, bytes, max_file_bytes));
         Ok(())
     }
 

@@ -11,13 +11,17 @@
 mod dir;
 mod error;
 pub mod git;
+mod identity;
 mod revision;
 mod secret;
+mod timeouts;
 pub mod watch;
 
 pub use dir::read_path;
 pub use error::SourceError;
 pub use git::{Commit, GitAuth, GitConfig, GitSource};
+pub use identity::{dir_source_id, git_source_id};
 pub use revision::content_revision;
 pub use secret::Secret;
+pub use timeouts::{GIT_CONNECT_TIMEOUT, GIT_IO_TIMEOUT, set_git_timeouts};
 pub use watch::DirWatcher;

@@ -53,9 +53,11 @@ fn manifest(account: &TestAccount, network: &Network, index: usize, tag: &str) -
 
 fn estate(account: &TestAccount, network: &Network, tag: &str) -> LoadOutcome {
     let files: Vec<SourceFile> = (0..SERVICES)
-        .map(|index| SourceFile {
-            path: format!("{CLUSTER}/svc-{index:02}.yaml"),
-            text: manifest(account, network, index, tag),
+        .map(|index| {
+            SourceFile::new(
+                format!("{CLUSTER}/svc-{index:02}.yaml"),
+                manifest(account, network, index, tag),
+            )
         })
         .collect();
     let outcome = load(&files, &LoadOptions::default());
@@ -165,9 +167,7 @@ async fn apply_once(
         &outcome.services,
         &outcome.invalid,
         &live,
-        &Ownership {
-            repository: SOURCE.into(),
-        },
+        &Ownership::new(SOURCE),
     );
     let planned = started.elapsed();
     let counts = plan.counts();
@@ -262,9 +262,7 @@ fn main() {
             &again.services,
             &again.invalid,
             &live,
-            &Ownership {
-                repository: SOURCE.into(),
-            },
+            &Ownership::new(SOURCE),
         );
         assert!(
             after

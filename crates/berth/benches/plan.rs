@@ -107,9 +107,7 @@ impl ApplyObserver for Quiet {
 }
 
 fn ownership() -> Ownership {
-    Ownership {
-        repository: SOURCE.into(),
-    }
+    Ownership::new(SOURCE)
 }
 
 /// One `read_live` + `plan`; its wall time.
@@ -170,9 +168,11 @@ async fn run() {
             .expect("push");
     }
     let files: Vec<SourceFile> = (0..SERVICES)
-        .map(|index| SourceFile {
-            path: format!("{}/svc-{index:03}.yaml", CLUSTERS[index % CLUSTERS.len()]),
-            text: manifest(&account, &network, index),
+        .map(|index| {
+            SourceFile::new(
+                format!("{}/svc-{index:03}.yaml", CLUSTERS[index % CLUSTERS.len()]),
+                manifest(&account, &network, index),
+            )
         })
         .collect();
     let outcome = load(&files, &LoadOptions::default());

@@ -30,8 +30,8 @@ pub struct ConfigFile {
     pub server: ServerSection,
 }
 
-/// `source:`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `source:`. `Debug` masks any credentials in the URL.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SourceSection {
     /// A git URL, or a local directory (watched for changes when it is not a git repository).
@@ -51,6 +51,23 @@ pub struct SourceSection {
     /// `/readyz` turns not-ready after the source was unreadable this long.
     #[serde(default, deserialize_with = "duration")]
     pub staleness: Option<Duration>,
+}
+
+impl std::fmt::Debug for SourceSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceSection")
+            .field(
+                "url",
+                &self.url.as_deref().map(berth_source::git::redact_url),
+            )
+            .field("branch", &self.branch)
+            .field("path", &self.path)
+            .field("poll_interval", &self.poll_interval)
+            .field("auth", &self.auth)
+            .field("cache_dir", &self.cache_dir)
+            .field("staleness", &self.staleness)
+            .finish()
+    }
 }
 
 /// `source.auth:`.
@@ -151,7 +168,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_spec_example() {
+    fn debug_masks_credentials_in_the_source_url() {
+        let config = ConfigFile::parse(
+            "berth.yaml",
+            "source:\n  url: https://x-access-token:ghp_s3cr3t@github.com/acme/deploy.git\n",
+        )
+        .expect("parses");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("ghp_s3cr3t"), "{shown}");
+        assert!(shown.contains("github.com/acme/deploy.git"), "{shown}");
+    }
+
+    #[test]
+    fn reads_the_documented_example() {
         let config = ConfigFile::parse(
             "berth.yaml",
             "source:\n  url: https://github.com/acme/deploy.git\n  branch: main\n  path: manifests/prod\n  pollInterval: 60s\n  auth: {tokenEnv: GIT_TOKEN}\naws:\n  region: us-east-1\nreconcile:\n  interval: 5m\n  concurrency: 8\n  prune: false\n  maxPrune: 1\n  selfHeal: true\n  progressDeadline: 10m\nvars: {ACCOUNT: \"123456789012\"}\nserver:\n  listen: 0.0.0.0:8080\n  webhookSecretEnv: BERTH_WEBHOOK_SECRET\n  tokenEnv: BERTH_API_TOKEN\n",

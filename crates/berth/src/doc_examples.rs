@@ -125,15 +125,9 @@ fn manifest_errors(block: &Block) -> Vec<String> {
         ..LoadOptions::default()
     };
     let files = [
-        SourceFile {
-            path: "example.yaml".into(),
-            // Blank lines first, so that errors give the document's own line numbers.
-            text: "\n".repeat(block.fence_line) + &block.body,
-        },
-        SourceFile {
-            path: "dependencies.yaml".into(),
-            text: dependency_stubs(&block.body),
-        },
+        // Blank lines first, so that errors give the document's own line numbers.
+        SourceFile::new("example.yaml", "\n".repeat(block.fence_line) + &block.body),
+        SourceFile::new("dependencies.yaml", dependency_stubs(&block.body)),
     ];
     let outcome = manifest::load(&files, &options);
     let mut errors: Vec<String> = outcome.errors().map(ToString::to_string).collect();
@@ -150,9 +144,7 @@ fn dependency_stubs(body: &str) -> String {
         return String::new();
     };
     let metadata = |doc: &berth_core::yaml::Node, key: &str| {
-        doc.get("metadata")
-            .and_then(|m| m.get(key))
-            .map(|node| node.clone())
+        doc.get("metadata").and_then(|m| m.get(key)).cloned()
     };
     let text = |node: Option<berth_core::yaml::Node>| {
         node.and_then(|n| n.as_str().map(str::to_string))

@@ -12,6 +12,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if matches!(cli.command, cli::Command::Run(_)) {
+        set_git_timeouts();
+    }
     let default_level = match cli.command {
         cli::Command::Run(_) => "info",
         _ => "warn",
@@ -31,6 +34,22 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Bounds git connects and reads (the daemon's remote may hang); see `berth_source::timeouts`.
+#[allow(unsafe_code)]
+fn set_git_timeouts() {
+    // SAFETY: called first in `main`, before the runtime or any other thread starts and before
+    // any git operation.
+    let set = unsafe {
+        berth_source::set_git_timeouts(
+            berth_source::GIT_CONNECT_TIMEOUT,
+            berth_source::GIT_IO_TIMEOUT,
+        )
+    };
+    if let Err(error) = set {
+        eprintln!("warning: cannot set git network timeouts: {error}");
     }
 }
 

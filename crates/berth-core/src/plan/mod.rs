@@ -17,7 +17,7 @@ use crate::live::{ImageResolution, LiveService, LiveTaskDefinition};
 use crate::manifest::{InvalidManifest, Origin, ServiceId, ServiceManifest};
 use crate::model::ecs::{ServiceSpec, TaskDefinitionSpec};
 use crate::normalize::{self, Change, ImageDigests};
-use crate::render::tags;
+use crate::render::{owner_key, tags};
 
 /// The plan for a whole manifest set.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -108,6 +108,12 @@ pub enum Action {
         /// The images and why.
         images: Vec<MissingImage>,
     },
+    /// The service exists and another berth daemon's source owns it (its `berth:source` names
+    /// that source): berth neither changes nor prunes it from here.
+    Conflict {
+        /// The other source's owner key, as its `berth:source` tag names it.
+        owner: String,
+    },
     /// Owned by this source but absent from git: pruning would delete it (shown only; prune is
     /// applied by the daemon under its own rules).
     WouldPrune {
@@ -136,9 +142,20 @@ impl Action {
             Action::Suspended { .. } => "suspended",
             Action::Invalid { .. } => "invalid",
             Action::ImageMissing { .. } => "imageMissing",
+            Action::Conflict { .. } => "conflict",
             Action::WouldPrune { .. } => "wouldPrune",
         }
     }
+}
+
+/// Why a [`Action::Conflict`] service is left alone, and what to do: the one wording of plans,
+/// `berth apply` and `/status`.
+pub fn conflict_reason(owner: &str) -> String {
+    format!(
+        "owned by another berth source ({owner}), so this one neither changes nor prunes it; \
+         declare it in only one source, or remove its `{}` tag to hand it over",
+        tags::SOURCE
+    )
 }
 
 /// What was read from ECS and ECR for planning.
@@ -154,21 +171,62 @@ pub struct LiveState {
     pub unlisted: Vec<LiveService>,
 }
 
-/// Who berth is for ownership: the value of `berth:source` up to `#`.
+/// Who berth is for ownership: the value of `berth:source` up to `#` (docs/operations.md,
+/// "Ownership tags").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ownership {
-    /// Repository URL or path (the part before `#` in `berth:source`).
-    pub repository: String,
+    /// This source's owner key ([`crate::render::owner_key`] of its id).
+    key: String,
+    /// Earlier keys of this same source (berth 0.1 wrote the repository URL as given), still
+    /// taken as ours.
+    previous: Vec<String>,
 }
 
 impl Ownership {
+    /// The ownership of the source with this id (a daemon's `git:`/`dir:` id, or the id a
+    /// `berth plan`/`apply` run was given).
+    pub fn new(source_id: &str) -> Self {
+        Ownership {
+            key: owner_key(source_id),
+            previous: Vec::new(),
+        }
+    }
+
+    /// Also takes `key` as this source's own (an earlier spelling of the same source).
+    #[must_use]
+    pub fn with_previous_key(mut self, key: &str) -> Self {
+        self.previous.push(owner_key(key));
+        self
+    }
+
+    /// The owner key of a service with these tags, when berth manages it.
+    fn owner(service_tags: &BTreeMap<String, String>) -> Option<&str> {
+        if service_tags.get(tags::MANAGED_BY).map(String::as_str) != Some(tags::MANAGED_BY_VALUE) {
+            return None;
+        }
+        let source = service_tags.get(tags::SOURCE)?;
+        Some(
+            source
+                .split_once('#')
+                .map_or(source.as_str(), |(key, _)| key),
+        )
+    }
+
     /// Whether berth, from this source, owns a service with these tags.
     pub fn owns(&self, service_tags: &BTreeMap<String, String>) -> bool {
-        service_tags.get(tags::MANAGED_BY).map(String::as_str) == Some(tags::MANAGED_BY_VALUE)
-            && service_tags
-                .get(tags::SOURCE)
-                .and_then(|source| source.split_once('#'))
-                .is_some_and(|(repository, _)| repository == self.repository)
+        Self::owner(service_tags)
+            .is_some_and(|key| key == self.key || self.previous.iter().any(|p| p == key))
+    }
+
+    /// The owner key of the other berth daemon that owns a service with these tags, if one
+    /// does: such a service is never changed or pruned from here. A key written by a one-off
+    /// `berth apply` (no `git:`/`dir:` prefix) is no claim: a daemon adopts that service.
+    pub fn conflict<'t>(&self, service_tags: &'t BTreeMap<String, String>) -> Option<&'t str> {
+        let key = Self::owner(service_tags)?;
+        let daemon = [tags::GIT_SOURCE_PREFIX, tags::DIR_SOURCE_PREFIX]
+            .iter()
+            .any(|prefix| key.starts_with(prefix));
+        (daemon && !self.owns(service_tags)).then_some(key)
     }
 }
 
@@ -209,7 +267,7 @@ pub fn plan(
         });
     }
     for manifest in valid {
-        services.push(plan_service(manifest, live, &resolved, &missing));
+        services.push(plan_service(manifest, live, &resolved, &missing, ownership));
     }
 
     let declared: BTreeSet<&ServiceId> = valid
@@ -339,6 +397,7 @@ fn plan_service(
     live: &LiveState,
     resolved: &ImageDigests,
     missing: &BTreeMap<&str, &str>,
+    ownership: &Ownership,
 ) -> ServicePlan {
     let images = ecr_images(manifest);
     let plan = |action| ServicePlan {
@@ -355,6 +414,16 @@ fn plan_service(
             })
             .collect(),
     };
+    let owner = live
+        .services
+        .get(&manifest.id)
+        .filter(|s| s.status == "ACTIVE")
+        .and_then(|s| ownership.conflict(&s.tags));
+    if let Some(owner) = owner {
+        return plan(Action::Conflict {
+            owner: owner.to_owned(),
+        });
+    }
     let missing_images: Vec<MissingImage> = images
         .iter()
         .filter_map(|(reference, _)| {

@@ -178,6 +178,7 @@ fn header(service: &ServicePlan) -> (char, String) {
             '-',
             format!("{name} is not in git (would be pruned if prune is on)"),
         ),
+        Action::Conflict { .. } => ('!', format!("{name}: conflict, nothing will be done")),
     }
 }
 
@@ -197,6 +198,7 @@ fn detail_lines(service: &ServicePlan) -> Vec<(char, String)> {
             .map(|i| (' ', format!("{}: {}", i.reference, i.reason)))
             .collect(),
         Action::WouldPrune { arn } => vec![(' ', arn.clone())],
+        Action::Conflict { owner } => vec![(' ', super::conflict_reason(owner))],
         Action::NoChange => Vec::new(),
     }
 }

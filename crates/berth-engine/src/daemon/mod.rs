@@ -71,8 +71,12 @@ pub struct DaemonOptions {
     pub rollout_poll: Duration,
     /// Variables for `${NAME}`.
     pub vars: Vars,
-    /// This source's identity in `berth:source` tags (the repository URL).
+    /// This source's id in `berth:source` tags (`git:host/path@branch[:sub-path]` or
+    /// `dir:/path`, credential-free; docs/operations.md, "Ownership tags").
     pub repository: String,
+    /// What berth 0.1 wrote in `berth:source` for this same source (the URL as configured):
+    /// services tagged so are still this source's.
+    pub legacy_repository: Option<String>,
     /// Per-service retry backoff for services that keep failing.
     pub backoff: Backoff,
     /// `/readyz` turns not-ready when the source could not be read for longer than this.
@@ -98,6 +102,7 @@ impl Default for DaemonOptions {
             rollout_poll: Duration::from_secs(5),
             vars: Vars::new(),
             repository: String::new(),
+            legacy_repository: None,
             backoff: Backoff::default(),
             staleness: Duration::from_secs(600),
             fetch_backoff: Backoff {

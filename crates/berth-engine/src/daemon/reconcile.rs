@@ -20,7 +20,7 @@ use super::{DaemonOptions, DaemonState, Snapshot, Telemetry};
 use crate::apply::{
     AppliedAction, ApplyObserver, ApplyOptions, ServiceOutcome, ServiceReport, apply,
 };
-use crate::ports::{EcsWrite, ImageRegistry, ServiceUpdate};
+use crate::ports::{EcsWrite, ImageRegistry};
 use crate::read_live;
 use crate::rollout::{Quiet, RolloutObserver, RolloutOutcome, RolloutTiming, judge};
 
@@ -62,6 +62,10 @@ pub struct Reconciler<E, R> {
     /// The services each manifest file declared when it last loaded: when a file stops parsing,
     /// its services are still known (reported Invalid, never touched) instead of vanishing.
     file_services: FileServices,
+    /// Services the last reconcile found owned by this source but absent from git. Prune
+    /// deletes only a service absent in two consecutive reconciles, so a file missing for a
+    /// moment (a directory being copied, a half-written checkout) never deletes anything.
+    prune_pending: BTreeSet<ServiceId>,
 }
 
 /// What a reconcile's prune did.
@@ -91,6 +95,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             telemetry,
             memory: BTreeMap::new(),
             file_services: BTreeMap::new(),
+            prune_pending: BTreeSet::new(),
         }
     }
 
@@ -162,9 +167,10 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 return Requeue::After(self.options.backoff.min);
             }
         };
-        let ownership = Ownership {
-            repository: self.options.repository.clone(),
-        };
+        let mut ownership = Ownership::new(&self.options.repository);
+        if let Some(legacy) = &self.options.legacy_repository {
+            ownership = ownership.with_previous_key(legacy);
+        }
         let plan = plan(&outcome.services, &outcome.invalid, &live, &ownership);
         let manifests: BTreeMap<&ServiceId, &ServiceManifest> =
             outcome.services.iter().map(|m| (&m.id, m)).collect();
@@ -204,6 +210,10 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 Action::Invalid { diagnostics } => {
                     state.status = Status::Invalid;
                     state.last_error = Some(error_text(diagnostics));
+                }
+                Action::Conflict { owner } => {
+                    state.status = Status::OutOfSync;
+                    state.last_error = Some(berth_core::plan::conflict_reason(owner));
                 }
                 Action::Suspended { changes } => {
                     state.status = Status::Suspended;
@@ -574,13 +584,16 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         }
     }
 
-    /// Deletes services this source owns that git no longer has, if every rule allows it.
+    /// Deletes services this source owns that git no longer has, if every rule allows it: prune
+    /// is on, every manifest loaded, the service was already absent at the previous reconcile,
+    /// at most `max_prune` at once, and none tagged `berth:prune=disabled`.
     async fn prune(
         &mut self,
         candidates: &[&LiveService],
         manifests_valid: bool,
         actions: &mut usize,
     ) -> Pruned {
+        let seen_before = std::mem::take(&mut self.prune_pending);
         if candidates.is_empty() {
             return Pruned::default();
         }
@@ -604,17 +617,47 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                     .into(),
             );
         }
-        if candidates.len() > self.options.max_prune {
-            return refuse(format!(
+        self.prune_pending = candidates.iter().map(|s| s.id.clone()).collect();
+        let (confirmed, first_seen): (Vec<&LiveService>, Vec<&LiveService>) = candidates
+            .iter()
+            .copied()
+            .partition(|s| seen_before.contains(&s.id));
+        let mut notes: Vec<String> = first_seen
+            .iter()
+            .map(|s| {
+                format!(
+                    "not pruning {} yet: absent from git at this reconcile only; pruned at the next if still absent",
+                    s.id
+                )
+            })
+            .collect();
+        if confirmed.len() > self.options.max_prune {
+            let confirmed_names: Vec<String> = confirmed.iter().map(|s| s.id.to_string()).collect();
+            notes.push(format!(
                 "not pruning: {} services would be deleted ({}), more than maxPrune {}",
-                candidates.len(),
-                names.join(", "),
+                confirmed.len(),
+                confirmed_names.join(", "),
                 self.options.max_prune
             ));
+            warn!(services = ?confirmed_names, "prune refused: more than maxPrune");
+            return Pruned {
+                notes,
+                deleted: BTreeSet::new(),
+            };
         }
-        let mut notes = Vec::new();
+        let deleted = self.delete_confirmed(&confirmed, &mut notes, actions).await;
+        Pruned { notes, deleted }
+    }
+
+    /// Deletes each confirmed prune candidate not tagged `berth:prune=disabled`.
+    async fn delete_confirmed(
+        &mut self,
+        confirmed: &[&LiveService],
+        notes: &mut Vec<String>,
+        actions: &mut usize,
+    ) -> BTreeSet<ServiceId> {
         let mut deleted = BTreeSet::new();
-        for service in candidates {
+        for service in confirmed {
             if service.tags.get(tags::PRUNE).map(String::as_str) == Some("disabled") {
                 let why = format!(
                     "not pruning {}: tagged {}=disabled",
@@ -625,34 +668,28 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 notes.push(why);
                 continue;
             }
-            let scale_down = ServiceUpdate {
-                task_definition_arn: None,
-                spec: berth_core::model::ecs::ServiceSpec {
-                    desired_count: Some(0),
-                    ..Default::default()
-                },
-            };
-            let result = async {
-                self.ecs.update_service(&service.id, &scale_down).await?;
-                self.ecs.delete_service(&service.id).await
-            }
-            .await;
-            match result {
+            // One forced DeleteService (ECS stops the tasks itself): scaling to 0 first would
+            // leave a service at 0 tasks whenever the delete then failed.
+            match self.ecs.delete_service(&service.id).await {
                 Ok(()) => {
-                    info!(service = %service.id, "pruned: scaled to 0 and deleted");
+                    info!(service = %service.id, "pruned: deleted");
                     deleted.insert(service.id.clone());
+                    self.prune_pending.remove(&service.id);
                     self.telemetry.apply_action("deleteService");
                     self.telemetry.service_removed(&service.id);
-                    *actions += 2;
+                    *actions += 1;
                 }
                 Err(err) => notes.push(format!("pruning {} failed: {err}", service.id)),
             }
         }
-        Pruned { notes, deleted }
+        deleted
     }
 
     fn requeue(&self, statuses: &BTreeMap<ServiceId, ServiceState>, now: Instant) -> Requeue {
-        if statuses.values().any(|s| s.status == Status::Progressing) {
+        // A rollout in flight, or a prune waiting for its second look.
+        if statuses.values().any(|s| s.status == Status::Progressing)
+            || !self.prune_pending.is_empty()
+        {
             return Requeue::After(self.options.rollout_poll);
         }
         match self

@@ -29,9 +29,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             &outcome.services,
             &outcome.invalid,
             &live,
-            &Ownership {
-                repository: repository.clone(),
-            },
+            &Ownership::new(&repository),
         );
         println!(
             "{}",

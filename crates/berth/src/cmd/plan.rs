@@ -17,9 +17,10 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         let aws = super::connect_aws(&args.aws).await;
         berth_engine::read_live(&aws, &aws, &outcome.services, &outcome.invalid).await
     })?;
-    let ownership = Ownership {
-        repository: super::source_id(args.source_id.as_deref(), &args.manifests.path),
-    };
+    let ownership = Ownership::new(&super::source_id(
+        args.source_id.as_deref(),
+        &args.manifests.path,
+    ));
     let plan = plan(&outcome.services, &outcome.invalid, &live, &ownership);
     let format = match args.format {
         PlanFormat::Json => Format::Json,
@@ -37,7 +38,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let failed = plan.services.iter().any(|s| {
         matches!(
             s.action,
-            Action::Invalid { .. } | Action::ImageMissing { .. }
+            Action::Invalid { .. } | Action::ImageMissing { .. } | Action::Conflict { .. }
         )
     });
     Ok(if failed {

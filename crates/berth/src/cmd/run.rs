@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -37,6 +38,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
+    let branch = args
+        .branch
+        .clone()
+        .or(file.source.branch.clone())
+        .unwrap_or_else(|| "main".into());
+    let source_path = args.source_path.clone().or(file.source.path.clone());
+    let local = PathBuf::from(&url);
+    let is_directory = local.is_dir() && !berth_source::git::is_repository(&local);
+    let source_id = if is_directory {
+        berth_source::dir_source_id(&local)
+    } else {
+        berth_source::git_source_id(&url, &branch, source_path.as_deref())
+    };
     let options = DaemonOptions {
         interval: args
             .interval
@@ -62,7 +76,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             vars.extend(args.vars.iter().cloned());
             vars
         },
-        repository: url.clone(),
+        repository: source_id,
+        // berth 0.1 tagged services with the URL as configured; they are still this source's.
+        legacy_repository: Some(url.clone()),
         staleness: args
             .staleness
             .map(Into::into)
@@ -95,11 +111,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 .or(Some("BERTH_API_TOKEN".into())),
         )
         .map(berth_server::Secret::new),
-        branch: args
-            .branch
-            .clone()
-            .or(file.source.branch.clone())
-            .unwrap_or_else(|| "main".into()),
+        branch: branch.clone(),
         ..ServerConfig::default()
     };
     let aws_args = crate::cli::AwsArgs {
@@ -112,10 +124,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     };
 
     let runtime = super::runtime()?;
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let (trigger_tx, trigger_rx) = mpsc::channel::<Trigger>(1);
-        let local = PathBuf::from(&url);
-        let is_directory = local.is_dir() && !berth_source::git::is_repository(&local);
         let aws = Arc::new(super::connect_aws(&aws_args).await);
         let metrics = Arc::new(Metrics::new()?);
         let telemetry = Arc::new(MetricsTelemetry {
@@ -146,7 +156,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             }
         });
         tokio::spawn(shutdown_on_signal(shutdown_tx));
-        info!(listen = %server_config.listen, source = %berth_source::git::redact_url(&url), "berth running");
+        info!(listen = %server_config.listen, source = %berth_source::git::redact_url(&url), source_id = %reconciler.options().repository, "berth running");
 
         if is_directory {
             let watch_tx = trigger_tx.clone();
@@ -161,10 +171,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         } else {
             let mut config = GitConfig::new(url.clone(), cache_dir(args, &file));
             config.branch = server_config.branch.clone();
-            config.path = args.source_path.clone().or(file.source.path.clone());
+            config.path = source_path;
             config.auth = git_auth(args, &file)?;
             let source = tokio::task::spawn_blocking(move || GitSource::open(config)).await??;
-            daemon::run(GitManifests { source }, &mut reconciler, trigger_rx, shutdown_rx).await;
+            daemon::run(GitManifests { source, in_flight: Arc::default() }, &mut reconciler, trigger_rx, shutdown_rx).await;
         }
         match tokio::time::timeout(Duration::from_secs(10), server).await {
             Ok(Ok(Ok(()))) => {}
@@ -174,7 +184,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         }
         info!("berth stopped");
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    // A fetch abandoned at shutdown may still block a thread until libgit2's I/O timeout;
+    // nothing depends on it, so exit without waiting for it.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    code
 }
 
 fn cache_dir(args: &RunArgs, file: &ConfigFile) -> PathBuf {
@@ -263,12 +277,30 @@ impl ManifestSource for DirManifests {
 /// A git branch, read from commit trees (git2 blocks, so it runs on the blocking pool).
 struct GitManifests {
     source: GitSource,
+    /// Set while a fetch runs on the blocking pool. The daemon abandons a fetch that takes too
+    /// long, but its thread goes on until libgit2's I/O timeout; no second fetch starts into the
+    /// same cache meanwhile.
+    in_flight: Arc<AtomicBool>,
+}
+
+/// Clears the in-flight flag when the blocking fetch ends, however it ends.
+struct InFlight(Arc<AtomicBool>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl ManifestSource for GitManifests {
     async fn fetch(&mut self) -> Result<Snapshot, String> {
+        if self.in_flight.swap(true, Ordering::SeqCst) {
+            return Err("the previous fetch is still running: the remote is not answering".into());
+        }
+        let in_flight = InFlight(Arc::clone(&self.in_flight));
         let source = self.source.clone();
         tokio::task::spawn_blocking(move || {
+            let _in_flight = in_flight;
             let commit = source.fetch().map_err(|e| e.to_string())?;
             let files = source.files_at(&commit.sha).map_err(|e| e.to_string())?;
             Ok(Snapshot {
