@@ -1243,3 +1243,57 @@ fn with_git_down_the_daemon_keeps_serving_and_turns_not_ready_after_the_stalenes
     });
     assert!(daemon.status()["sourceError"].is_null());
 }
+
+/// A git server that accepts connections and never answers used to hold a fetch (and with it
+/// SIGTERM) for as long as it liked, with nothing in `/status`. No emulator is needed: nothing
+/// is ever fetched, so nothing reaches AWS.
+#[test]
+fn a_git_server_that_never_answers_shows_in_status_and_does_not_hold_sigterm() {
+    let _one = one_at_a_time();
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_addr = silent.local_addr().expect("addr");
+    // Accepts, holds every connection open, sends nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().map_while(Result::ok) {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listen = free_addr();
+    let config_path = dir.path().join("berth.yaml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "source:\n  url: http://{silent_addr}/acme/deploy.git\n  cacheDir: {cache}\n\
+             aws:\n  region: us-east-1\n  endpointUrl: http://127.0.0.1:9\nserver:\n  listen: {listen}\n",
+            cache = dir.path().join("cache").display(),
+        ),
+    )
+    .expect("write berth.yaml");
+    let mut daemon = Daemon::start(&config_path, listen, &dir.path().join("berth.log"));
+    let seconds = daemon.wait_until(
+        "a fetch in progress for 2 s",
+        Duration::from_secs(30),
+        |d| {
+            d.status()["fetchInProgressSeconds"]
+                .as_u64()
+                .filter(|s| *s >= 2)
+        },
+    );
+    assert!(seconds >= 2);
+    let readyz = daemon.get("/readyz");
+    assert_eq!(readyz.status, 503);
+    assert!(readyz.text().contains("no reconcile"), "{}", readyz.text());
+    // The daemon logs its credential-free source id.
+    let running = daemon
+        .log_lines()
+        .into_iter()
+        .find(|line| line["fields"]["message"] == "berth running")
+        .expect("a `berth running` line");
+    assert_eq!(
+        running["fields"]["source_id"],
+        format!("git:{silent_addr}/acme/deploy@main")
+    );
+    assert!(daemon.terminate().success(), "SIGTERM mid-fetch exits 0");
+}
