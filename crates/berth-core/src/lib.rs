@@ -3,6 +3,8 @@
 
 pub mod de;
 pub mod diag;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod image;
 pub mod live;
 pub mod manifest;
@@ -12,6 +14,7 @@ pub mod plan;
 pub mod redact;
 pub mod render;
 pub mod validate;
+pub mod vocabulary;
 pub mod yaml;
 
 #[cfg(test)]
