@@ -14,11 +14,12 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::config_bag::ConfigBag;
+use berth_core::vocabulary::AwsOutcome;
 
-/// The outcome of a request that got a 2xx answer.
-pub const SUCCESS: &str = "success";
-/// The outcome of a request that got no answer (connection failure, timeout).
-pub const TRANSPORT_ERROR: &str = "transport_error";
+/// The outcome of a request that got a 2xx answer ([`AwsOutcome::Success`]).
+pub const SUCCESS: &str = AwsOutcome::SUCCESS;
+/// The outcome of a request that got no answer ([`AwsOutcome::TransportError`]).
+pub const TRANSPORT_ERROR: &str = AwsOutcome::TRANSPORT_ERROR;
 
 /// Requests sent to AWS, by operation and outcome, shared by every client of one
 /// [`Aws`](crate::Aws). The daemon exports it as `berth_aws_requests_total{operation,outcome}`.
@@ -106,10 +107,15 @@ impl Intercept for CountingInterceptor {
 /// The outcome label of an answer.
 fn outcome(response: &Response) -> String {
     let status = response.status();
-    if status.is_success() {
-        return SUCCESS.to_string();
-    }
-    error_code(response).unwrap_or_else(|| format!("http_{}", status.as_u16()))
+    let outcome = if status.is_success() {
+        AwsOutcome::Success
+    } else {
+        error_code(response).map_or(
+            AwsOutcome::HttpStatus(status.as_u16()),
+            AwsOutcome::ErrorCode,
+        )
+    };
+    outcome.to_string()
 }
 
 /// AWS's error code in an error answer: the `x-amzn-errortype` header, or the JSON body's

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use berth_core::manifest::{ServiceId, SourceFile};
 use berth_engine::daemon::{
-    Backoff, DaemonOptions, ManifestSource, Reconciler, Requeue, Snapshot, Status, Telemetry,
-    Trigger,
+    ApplyAction, Backoff, DaemonOptions, ManifestSource, ReconcileResult, Reconciler, Requeue,
+    Snapshot, Status, Telemetry, Trigger,
 };
 use berth_testkit::fake::{FakeEcs, FakeRegistry};
 use berth_testkit::fixtures::ManifestText;
@@ -34,7 +34,7 @@ struct Recorded {
 }
 
 impl Telemetry for Recorded {
-    fn reconcile(&self, _: Duration, _: &str) {}
+    fn reconcile(&self, _: Duration, _: ReconcileResult) {}
     fn service_status(&self, id: &ServiceId, status: Status) {
         self.statuses
             .lock()
@@ -47,7 +47,7 @@ impl Telemetry for Recorded {
     }
     fn git_fetch(&self, _: Duration) {}
     fn revision(&self, _: &str) {}
-    fn apply_action(&self, _: &str) {}
+    fn apply_action(&self, _: ApplyAction) {}
     fn aws_requests(&self, _: &BTreeMap<(String, String), u64>) {}
 }
 

@@ -6,6 +6,9 @@
 //! [`Trigger`]s from the two authenticated endpoints over a channel. Nothing here changes anything
 //! without authentication: an unauthenticated request can at most read.
 //!
+//! Statuses, results, actions and triggers are `berth_core::vocabulary`'s enums (re-exported
+//! here), so the labels this crate writes are the strings the daemon reports.
+//!
 //! - [`metrics`]: the Prometheus registry with the metric names and labels of docs/operations.md.
 //! - [`server`]: the axum router, request authentication, and serving with graceful shutdown.
 
@@ -15,11 +18,13 @@ pub mod server;
 use std::fmt;
 use std::net::SocketAddr;
 
-pub use metrics::{Metrics, ServiceStatus};
+/// The values this crate's API takes, from the one vocabulary the daemon reports in.
+pub use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status, Trigger};
+pub use metrics::Metrics;
 pub use server::{
     DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_REQUEST_TIMEOUT, DaemonView, HttpLimits, Readiness, ServerConfig, Trigger, bind,
-    router, serve, serve_on,
+    DEFAULT_REQUEST_TIMEOUT, DaemonView, HttpLimits, Readiness, ServerConfig, bind, router, serve,
+    serve_on,
 };
 
 /// A secret string (webhook secret, API token). `Debug` prints `***`, and there is no `Display`,
@@ -75,15 +80,6 @@ pub enum ServerError {
         /// The metrics library's error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// A string is not one of the service statuses of docs/operations.md (`Synced`, `Progressing`, `OutOfSync`,
-    /// `Failed`, `Invalid`, `Suspended`).
-    #[error(
-        "unknown service status {value:?}: expected one of Synced, Progressing, OutOfSync, Failed, Invalid, Suspended"
-    )]
-    UnknownStatus {
-        /// The rejected value.
-        value: String,
     },
 }
 

@@ -12,6 +12,9 @@
 //! | `berth_aws_requests_total` | counter | `operation`, `outcome` |
 //! | `berth_apply_actions_total` | counter | `action` |
 //!
+//! Label values for statuses, results and actions are the `as_str()` of
+//! `berth_core::vocabulary`'s enums; this module writes no such string of its own.
+//!
 //! Conventions an SRE can rely on:
 //!
 //! - `berth_service_status` keeps one series per status for every known service, the current
@@ -29,10 +32,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status};
 use prometheus::core::Collector;
 use prometheus::{
     Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -54,66 +57,6 @@ const RECONCILE_BUCKETS: &[f64] = &[
 const GIT_FETCH_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
-
-/// The status of one service, as docs/operations.md names them (the `status` label of `berth_service_status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ServiceStatus {
-    /// Live state equals git.
-    Synced,
-    /// A change was applied and its rollout is being followed.
-    Progressing,
-    /// Live state differs from git and has not been (or cannot be) converged yet.
-    OutOfSync,
-    /// Applying or rolling out this service's commit failed.
-    Failed,
-    /// The service's manifest does not load or validate.
-    Invalid,
-    /// berth keeps its hands off this service.
-    Suspended,
-}
-
-impl ServiceStatus {
-    /// Every status, in the order docs/operations.md lists them.
-    pub const ALL: [ServiceStatus; 6] = [
-        ServiceStatus::Synced,
-        ServiceStatus::Progressing,
-        ServiceStatus::OutOfSync,
-        ServiceStatus::Failed,
-        ServiceStatus::Invalid,
-        ServiceStatus::Suspended,
-    ];
-
-    /// The label value, exactly as docs/operations.md spells it.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ServiceStatus::Synced => "Synced",
-            ServiceStatus::Progressing => "Progressing",
-            ServiceStatus::OutOfSync => "OutOfSync",
-            ServiceStatus::Failed => "Failed",
-            ServiceStatus::Invalid => "Invalid",
-            ServiceStatus::Suspended => "Suspended",
-        }
-    }
-}
-
-impl fmt::Display for ServiceStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ServiceStatus {
-    type Err = ServerError;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        ServiceStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == value)
-            .ok_or_else(|| ServerError::UnknownStatus {
-                value: value.to_owned(),
-            })
-    }
-}
 
 /// berth's metrics registry. `Send + Sync`; share it as `Arc<Metrics>` between the daemon, which
 /// records, and the server, which encodes.
@@ -245,18 +188,19 @@ impl Metrics {
         })
     }
 
-    /// Records one finished reconcile: its duration and its result (`result` label, e.g.
-    /// `success`, `partial`, `error`; the daemon chooses the values).
-    pub fn observe_reconcile(&self, duration: Duration, result: &str) {
+    /// Records one finished reconcile: its duration and its result (the `result` label).
+    pub fn observe_reconcile(&self, duration: Duration, result: ReconcileResult) {
         self.reconcile_duration.observe(duration.as_secs_f64());
-        self.reconcile_total.with_label_values(&[result]).inc();
+        self.reconcile_total
+            .with_label_values(&[result.as_str()])
+            .inc();
     }
 
     /// Sets a service's current status: its series for `status` to 1, its five other status
     /// series to 0. Also creates the service's `berth_drift_total` at 0 if it does not exist.
-    pub fn set_service_status(&self, cluster: &str, service: &str, status: ServiceStatus) {
+    pub fn set_service_status(&self, cluster: &str, service: &str, status: Status) {
         let _state = self.lock();
-        for candidate in ServiceStatus::ALL {
+        for candidate in Status::ALL {
             self.service_status
                 .with_label_values(&[cluster, service, candidate.as_str()])
                 .set(i64::from(candidate == status));
@@ -269,7 +213,7 @@ impl Metrics {
     /// series and its `berth_drift_total` series. Unknown services are ignored.
     pub fn remove_service(&self, cluster: &str, service: &str) {
         let _state = self.lock();
-        for status in ServiceStatus::ALL {
+        for status in Status::ALL {
             // An error only means the series did not exist, which is the goal.
             let _ = self
                 .service_status
@@ -331,10 +275,11 @@ impl Metrics {
         }
     }
 
-    /// Counts one change berth made to ECS (`action` label, e.g. `register_task_definition`,
-    /// `create_service`, `update_service`, `delete_service`; the engine chooses the values).
-    pub fn inc_apply_action(&self, action: &str) {
-        self.apply_actions_total.with_label_values(&[action]).inc();
+    /// Counts one change berth made to ECS (the `action` label).
+    pub fn inc_apply_action(&self, action: ApplyAction) {
+        self.apply_actions_total
+            .with_label_values(&[action.as_str()])
+            .inc();
     }
 
     /// The Prometheus text exposition (format 0.0.4, see [`CONTENT_TYPE`]) of every metric.
@@ -559,16 +504,16 @@ mod tests {
     }
 
     fn record_one_of_each(metrics: &Metrics) {
-        metrics.observe_reconcile(Duration::from_millis(1500), "success");
-        metrics.set_service_status("prod", "web", ServiceStatus::Progressing);
+        metrics.observe_reconcile(Duration::from_millis(1500), ReconcileResult::Ok);
+        metrics.set_service_status("prod", "web", Status::Progressing);
         metrics.inc_drift("prod", "web");
         metrics.observe_git_fetch(Duration::from_millis(120));
         metrics.set_revision("0123456789abcdef0123456789abcdef01234567");
         metrics.set_aws_requests(&BTreeMap::from([(
-            ("DescribeServices".to_owned(), "ok".to_owned()),
+            ("DescribeServices".to_owned(), "success".to_owned()),
             3,
         )]));
-        metrics.inc_apply_action("update_service");
+        metrics.inc_apply_action(ApplyAction::UpdateService);
     }
 
     #[test]
@@ -602,7 +547,7 @@ mod tests {
         );
 
         assert_eq!(
-            value_of(&samples, "berth_reconcile_total", &[("result", "success")]),
+            value_of(&samples, "berth_reconcile_total", &[("result", "ok")]),
             Some(1.0)
         );
         assert_eq!(
@@ -637,8 +582,8 @@ mod tests {
             ),
             Some(1.0)
         );
-        for status in ServiceStatus::ALL {
-            let expected = if status == ServiceStatus::Progressing {
+        for status in Status::ALL {
+            let expected = if status == Status::Progressing {
                 1.0
             } else {
                 0.0
@@ -681,7 +626,7 @@ mod tests {
             value_of(
                 &samples,
                 "berth_aws_requests_total",
-                &[("operation", "DescribeServices"), ("outcome", "ok")]
+                &[("operation", "DescribeServices"), ("outcome", "success")]
             ),
             Some(3.0)
         );
@@ -689,7 +634,7 @@ mod tests {
             value_of(
                 &samples,
                 "berth_apply_actions_total",
-                &[("action", "update_service")]
+                &[("action", "updateService")]
             ),
             Some(1.0)
         );
@@ -698,8 +643,8 @@ mod tests {
     #[test]
     fn a_status_change_moves_the_one() {
         let metrics = Metrics::new().unwrap();
-        metrics.set_service_status("prod", "web", ServiceStatus::Progressing);
-        metrics.set_service_status("prod", "web", ServiceStatus::Failed);
+        metrics.set_service_status("prod", "web", Status::Progressing);
+        metrics.set_service_status("prod", "web", Status::Failed);
         let (samples, _) = parse_exposition(&metrics.encode()).unwrap();
         let ones: Vec<_> = samples
             .iter()
@@ -726,8 +671,8 @@ mod tests {
     #[test]
     fn removing_a_service_drops_its_series_only() {
         let metrics = Metrics::new().unwrap();
-        metrics.set_service_status("prod", "web", ServiceStatus::Synced);
-        metrics.set_service_status("prod", "api", ServiceStatus::Synced);
+        metrics.set_service_status("prod", "web", Status::Synced);
+        metrics.set_service_status("prod", "api", Status::Synced);
         metrics.inc_drift("prod", "web");
         metrics.remove_service("prod", "web");
         metrics.remove_service("prod", "never-seen");
@@ -766,36 +711,40 @@ mod tests {
             )
         };
         metrics.set_aws_requests(&BTreeMap::from([
-            (key("DescribeServices", "ok"), 5),
-            (key("UpdateService", "throttled"), 0),
+            (key("DescribeServices", "success"), 5),
+            (key("UpdateService", "ThrottlingException"), 0),
         ]));
-        assert_eq!(count(&metrics, "DescribeServices", "ok"), Some(5.0));
+        assert_eq!(count(&metrics, "DescribeServices", "success"), Some(5.0));
         // A zero count still declares the series.
-        assert_eq!(count(&metrics, "UpdateService", "throttled"), Some(0.0));
+        assert_eq!(
+            count(&metrics, "UpdateService", "ThrottlingException"),
+            Some(0.0)
+        );
         // The same snapshot again adds nothing.
-        metrics.set_aws_requests(&BTreeMap::from([(key("DescribeServices", "ok"), 5)]));
-        assert_eq!(count(&metrics, "DescribeServices", "ok"), Some(5.0));
-        metrics.set_aws_requests(&BTreeMap::from([(key("DescribeServices", "ok"), 8)]));
-        assert_eq!(count(&metrics, "DescribeServices", "ok"), Some(8.0));
+        metrics.set_aws_requests(&BTreeMap::from([(key("DescribeServices", "success"), 5)]));
+        assert_eq!(count(&metrics, "DescribeServices", "success"), Some(5.0));
+        metrics.set_aws_requests(&BTreeMap::from([(key("DescribeServices", "success"), 8)]));
+        assert_eq!(count(&metrics, "DescribeServices", "success"), Some(8.0));
         // The source restarted counting: the counter grows by the new count, never shrinks.
-        metrics.set_aws_requests(&BTreeMap::from([(key("DescribeServices", "ok"), 2)]));
-        assert_eq!(count(&metrics, "DescribeServices", "ok"), Some(10.0));
+        metrics.set_aws_requests(&BTreeMap::from([(key("DescribeServices", "success"), 2)]));
+        assert_eq!(count(&metrics, "DescribeServices", "success"), Some(10.0));
         // A key missing from a snapshot keeps its value.
         metrics.set_aws_requests(&BTreeMap::new());
-        assert_eq!(count(&metrics, "DescribeServices", "ok"), Some(10.0));
+        assert_eq!(count(&metrics, "DescribeServices", "success"), Some(10.0));
     }
 
     #[test]
     fn label_values_are_escaped() {
         let metrics = Metrics::new().unwrap();
-        metrics.inc_apply_action("odd \"action\"\\\nname");
+        let odd = "odd \"service\"\\\nname";
+        metrics.inc_drift("prod", odd);
         let text = metrics.encode();
         let (samples, _) = parse_exposition(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(
             value_of(
                 &samples,
-                "berth_apply_actions_total",
-                &[("action", "odd \"action\"\\\nname")]
+                "berth_drift_total",
+                &[("cluster", "prod"), ("service", odd)]
             ),
             Some(1.0)
         );
@@ -816,15 +765,6 @@ mod tests {
         ] {
             assert!(parse_exposition(broken).is_err(), "{broken:?}");
         }
-    }
-
-    #[test]
-    fn service_status_round_trips() {
-        for status in ServiceStatus::ALL {
-            assert_eq!(status.as_str().parse::<ServiceStatus>().unwrap(), status);
-            assert_eq!(status.to_string(), status.as_str());
-        }
-        assert!("synced".parse::<ServiceStatus>().is_err());
     }
 
     #[test]

@@ -29,6 +29,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use berth_core::vocabulary::Trigger;
 use hmac::{Hmac, KeyInit, Mac};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -141,19 +142,6 @@ pub enum Readiness {
         /// Why, for the operator (e.g. "no reconcile yet", "git unreachable for 12m").
         reason: String,
     },
-}
-
-/// A request for a reconcile, sent by the server to the daemon.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trigger {
-    /// A verified GitHub push to the tracked branch: fetch now, then reconcile.
-    Webhook {
-        /// The pushed commit (the event's `after`); `None` when the push deleted the branch or
-        /// the payload did not say.
-        after: Option<String>,
-    },
-    /// An authenticated `POST /reconcile`.
-    Manual,
 }
 
 /// What every handler shares.

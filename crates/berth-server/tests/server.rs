@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_server::{
-    DaemonView, HttpLimits, Metrics, Readiness, Secret, ServerConfig, ServerError, ServiceStatus,
-    Trigger,
+    ApplyAction, DaemonView, HttpLimits, Metrics, Readiness, ReconcileResult, Secret, ServerConfig,
+    ServerError, Status, Trigger,
 };
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -619,16 +619,16 @@ async fn health_readiness_and_status() {
 async fn metrics_are_prometheus_text() {
     let harness = start(config(), 8).await;
     let metrics = &harness.metrics;
-    metrics.observe_reconcile(Duration::from_millis(250), "success");
-    metrics.set_service_status("prod", "web", ServiceStatus::Synced);
+    metrics.observe_reconcile(Duration::from_millis(250), ReconcileResult::Ok);
+    metrics.set_service_status("prod", "web", Status::Synced);
     metrics.inc_drift("prod", "web");
     metrics.observe_git_fetch(Duration::from_millis(40));
     metrics.set_revision(AFTER);
     metrics.set_aws_requests(&BTreeMap::from([(
-        ("DescribeServices".to_owned(), "ok".to_owned()),
+        ("DescribeServices".to_owned(), "success".to_owned()),
         2,
     )]));
-    metrics.inc_apply_action("update_service");
+    metrics.inc_apply_action(ApplyAction::UpdateService);
 
     let reply = request(harness.addr, "GET", "/metrics", &[], b"").await;
     assert_eq!(reply.status, 200);
@@ -643,7 +643,7 @@ async fn metrics_are_prometheus_text() {
         "berth_reconcile_duration_seconds_bucket{le=\"0.25\"} 1",
         "berth_reconcile_duration_seconds_count 1",
         "# TYPE berth_reconcile_total counter",
-        "berth_reconcile_total{result=\"success\"} 1",
+        "berth_reconcile_total{result=\"ok\"} 1",
         "# TYPE berth_service_status gauge",
         "berth_service_status{cluster=\"prod\",service=\"web\",status=\"Synced\"} 1",
         "berth_service_status{cluster=\"prod\",service=\"web\",status=\"Failed\"} 0",
@@ -654,9 +654,9 @@ async fn metrics_are_prometheus_text() {
         "# TYPE berth_source_revision_info gauge",
         "berth_source_revision_info{revision=\"0123456789abcdef0123456789abcdef01234567\"} 1",
         "# TYPE berth_aws_requests_total counter",
-        "berth_aws_requests_total{operation=\"DescribeServices\",outcome=\"ok\"} 2",
+        "berth_aws_requests_total{operation=\"DescribeServices\",outcome=\"success\"} 2",
         "# TYPE berth_apply_actions_total counter",
-        "berth_apply_actions_total{action=\"update_service\"} 1",
+        "berth_apply_actions_total{action=\"updateService\"} 1",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }

@@ -121,7 +121,9 @@ impl Scrape {
                 "berth_aws_requests_total" => {
                     let operation = labels.get("operation").cloned().unwrap_or_default();
                     *scrape.aws.entry(operation).or_default() += value;
-                    if labels.get("outcome").map(String::as_str) != Some("success") {
+                    if labels.get("outcome").map(String::as_str)
+                        != Some(berth_core::vocabulary::AwsOutcome::SUCCESS)
+                    {
                         scrape.aws_failed += value;
                     }
                 }

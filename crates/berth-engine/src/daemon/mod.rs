@@ -19,8 +19,10 @@ use tokio::sync::{RwLock, mpsc, watch};
 use tracing::{info, warn};
 
 pub use backoff::Backoff;
+/// The daemon reports in berth-core's vocabulary; re-exported so call sites name one module.
+pub use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status, Trigger};
 pub use reconcile::{Reconciler, Requeue};
-pub use state::{DaemonState, InvalidFile, NoTelemetry, ServiceState, Status, Telemetry};
+pub use state::{DaemonState, InvalidFile, NoTelemetry, ServiceState, Telemetry};
 
 /// The manifests at one revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,19 +37,6 @@ pub struct Snapshot {
 pub trait ManifestSource: Send {
     /// Reads the current revision. An error keeps the daemon on its last good snapshot.
     fn fetch(&mut self) -> impl Future<Output = Result<Snapshot, String>> + Send;
-}
-
-/// What asks for a reconcile besides the clock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trigger {
-    /// A push webhook for the tracked branch (the pushed sha, when known).
-    Webhook {
-        /// The commit the push moved the branch to.
-        after: Option<String>,
-    },
-    /// `POST /reconcile` or a local file change: also retries failed services without waiting
-    /// for their backoff.
-    Manual,
 }
 
 /// How the daemon behaves (docs/cli.md, `berth run`, `reconcile:`).
@@ -212,13 +201,13 @@ pub async fn run<S, E, R>(
                 Some(trigger) => {
                     info!(?trigger, "reconcile requested");
                     forced = true;
-                    let mut manual = trigger == Trigger::Manual;
+                    let mut retry = trigger.retries_failed();
                     // A burst of triggers is one reconcile.
                     while let Ok(more) = triggers.try_recv() {
-                        manual |= more == Trigger::Manual;
+                        retry |= more.retries_failed();
                     }
-                    if manual {
-                        // An explicit request retries failed services now (docs/operations.md, "When a rollout fails").
+                    if retry {
+                        // A request or a manifest edit retries failed services now (docs/operations.md, "When a rollout fails").
                         reconciler.clear_backoff();
                     }
                 }

@@ -15,8 +15,10 @@ use tokio::sync::RwLock;
 use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use super::state::{InvalidFile, ReconcileSummary, ServiceState, Status};
-use super::{DaemonOptions, DaemonState, Snapshot, Telemetry};
+use super::state::{InvalidFile, ReconcileSummary, ServiceState};
+use super::{
+    ApplyAction, DaemonOptions, DaemonState, ReconcileResult, Snapshot, Status, Telemetry,
+};
 use crate::apply::{
     AppliedAction, ApplyObserver, ApplyOptions, ServiceOutcome, ServiceReport, apply,
 };
@@ -155,14 +157,15 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 error!(error = %err, "cannot read ECS; nothing changed");
                 let summary = ReconcileSummary {
                     revision: snapshot.revision.clone(),
-                    result: "error",
+                    result: ReconcileResult::Error,
                     duration_seconds: started.elapsed().as_secs_f64(),
                     counts: BTreeMap::new(),
                     actions: 0,
                     error: Some(err.to_string()),
                     prune: Vec::new(),
                 };
-                self.telemetry.reconcile(started.elapsed(), "error");
+                self.telemetry
+                    .reconcile(started.elapsed(), ReconcileResult::Error);
                 self.state.write().await.reconciled(summary);
                 return Requeue::After(self.options.backoff.min);
             }
@@ -439,19 +442,20 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             .values()
             .any(|s| matches!(s.status, Status::Failed | Status::Invalid));
         let result = if failed || !outcome.is_valid() {
-            "error"
+            ReconcileResult::Error
         } else {
-            "ok"
+            ReconcileResult::Ok
         };
         let duration = started.elapsed();
+        let count = |status: Status| counts.get(status.as_str()).copied().unwrap_or(0);
         info!(
             revision = %snapshot.revision,
-            synced = counts.get("Synced").copied().unwrap_or(0),
-            progressing = counts.get("Progressing").copied().unwrap_or(0),
-            out_of_sync = counts.get("OutOfSync").copied().unwrap_or(0),
-            failed = counts.get("Failed").copied().unwrap_or(0),
-            invalid = counts.get("Invalid").copied().unwrap_or(0),
-            suspended = counts.get("Suspended").copied().unwrap_or(0),
+            synced = count(Status::Synced),
+            progressing = count(Status::Progressing),
+            out_of_sync = count(Status::OutOfSync),
+            failed = count(Status::Failed),
+            invalid = count(Status::Invalid),
+            suspended = count(Status::Suspended),
             actions,
             duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
             "reconcile finished"
@@ -675,7 +679,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                     info!(service = %service.id, "pruned: deleted");
                     deleted.insert(service.id.clone());
                     self.prune_pending.remove(&service.id);
-                    self.telemetry.apply_action("deleteService");
+                    self.telemetry.apply_action(ApplyAction::DeleteService);
                     self.telemetry.service_removed(&service.id);
                     *actions += 1;
                 }
@@ -754,15 +758,14 @@ impl RolloutObserver for Actions<'_> {
 
 impl ApplyObserver for Actions<'_> {
     fn action(&self, _: &ServiceId, action: &AppliedAction) {
-        let name = match action {
-            AppliedAction::RegisteredTaskDefinition { .. } => "registerTaskDefinition",
-            AppliedAction::ReusedTaskDefinition { .. } => "reuseTaskDefinition",
-            AppliedAction::CreatedService => "createService",
-            AppliedAction::UpdatedService { .. } => "updateService",
-            AppliedAction::TaggedService => "tagResource",
-            AppliedAction::UntaggedService { .. } => "untagResource",
-        };
-        self.0.apply_action(name);
+        self.0.apply_action(match action {
+            AppliedAction::RegisteredTaskDefinition { .. } => ApplyAction::RegisterTaskDefinition,
+            AppliedAction::ReusedTaskDefinition { .. } => ApplyAction::ReuseTaskDefinition,
+            AppliedAction::CreatedService => ApplyAction::CreateService,
+            AppliedAction::UpdatedService { .. } => ApplyAction::UpdateService,
+            AppliedAction::TaggedService => ApplyAction::TagResource,
+            AppliedAction::UntaggedService { .. } => ApplyAction::UntagResource,
+        });
     }
     fn finished(&self, _: &ServiceReport) {}
 }

@@ -5,48 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use berth_core::manifest::ServiceId;
+use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status};
 use serde::Serialize;
-
-/// A service's status (docs/operations.md, "Service statuses").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Status {
-    /// Live matches git and no rollout is in flight.
-    Synced,
-    /// berth changed it and the rollout is in flight (or passed its deadline).
-    Progressing,
-    /// Live differs from git and berth is not changing it (self-heal off, or backing off).
-    OutOfSync,
-    /// The last attempt for this revision failed (rollout failed, API error, missing image).
-    Failed,
-    /// Its manifest does not load or validate.
-    Invalid,
-    /// `metadata.suspend: true`.
-    Suspended,
-}
-
-impl Status {
-    /// Every status, for metrics that list them all.
-    pub const ALL: [Status; 6] = [
-        Status::Synced,
-        Status::Progressing,
-        Status::OutOfSync,
-        Status::Failed,
-        Status::Invalid,
-        Status::Suspended,
-    ];
-
-    /// The status's name, as in `/status`, metrics and docs/operations.md.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Synced => "Synced",
-            Status::Progressing => "Progressing",
-            Status::OutOfSync => "OutOfSync",
-            Status::Failed => "Failed",
-            Status::Invalid => "Invalid",
-            Status::Suspended => "Suspended",
-        }
-    }
-}
 
 /// What `/status` shows for one service.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -77,11 +37,11 @@ pub struct ServiceState {
 pub struct ReconcileSummary {
     /// The revision reconciled.
     pub revision: String,
-    /// `ok` or `error` (some service failed or was invalid, or ECS could not be read).
-    pub result: &'static str,
+    /// `error` when some service failed or was invalid, or ECS could not be read.
+    pub result: ReconcileResult,
     /// How long it took.
     pub duration_seconds: f64,
-    /// Services per status.
+    /// Services per status, keyed by [`Status::as_str`] (so the JSON lists them by name).
     pub counts: BTreeMap<&'static str, usize>,
     /// Mutating calls made.
     pub actions: usize,
@@ -228,7 +188,7 @@ fn seconds_since<S: serde::Serializer>(
 /// Where the daemon reports measurements (the binary forwards them to Prometheus metrics).
 pub trait Telemetry: Send + Sync {
     /// A reconcile finished.
-    fn reconcile(&self, duration: Duration, result: &str);
+    fn reconcile(&self, duration: Duration, result: ReconcileResult);
     /// A service's current status.
     fn service_status(&self, id: &ServiceId, status: Status);
     /// A service is gone from git and ECS; forget its series.
@@ -239,8 +199,8 @@ pub trait Telemetry: Send + Sync {
     fn git_fetch(&self, duration: Duration);
     /// The revision being served.
     fn revision(&self, revision: &str);
-    /// A mutating call was made (`registerTaskDefinition`, `createService`, ...).
-    fn apply_action(&self, action: &str);
+    /// A change was made to ECS.
+    fn apply_action(&self, action: ApplyAction);
     /// Cumulative AWS requests by (operation, outcome).
     fn aws_requests(&self, counts: &BTreeMap<(String, String), u64>);
 }
@@ -249,12 +209,12 @@ pub trait Telemetry: Send + Sync {
 pub struct NoTelemetry;
 
 impl Telemetry for NoTelemetry {
-    fn reconcile(&self, _: Duration, _: &str) {}
+    fn reconcile(&self, _: Duration, _: ReconcileResult) {}
     fn service_status(&self, _: &ServiceId, _: Status) {}
     fn service_removed(&self, _: &ServiceId) {}
     fn drift(&self, _: &ServiceId) {}
     fn git_fetch(&self, _: Duration) {}
     fn revision(&self, _: &str) {}
-    fn apply_action(&self, _: &str) {}
+    fn apply_action(&self, _: ApplyAction) {}
     fn aws_requests(&self, _: &BTreeMap<(String, String), u64>) {}
 }

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use berth_core::manifest::ServiceId;
+use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status, Trigger};
 use berth_engine::daemon::{
-    self, DaemonOptions, DaemonState, ManifestSource, Reconciler, Snapshot, Status, Telemetry,
-    Trigger,
+    self, DaemonOptions, DaemonState, ManifestSource, Reconciler, Snapshot, Telemetry,
 };
 use berth_server::{DaemonView, Metrics, Readiness, ServerConfig};
 use berth_source::{GitAuth, GitConfig, GitSource, Secret};
@@ -135,26 +135,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         let mut reconciler = Reconciler::new(Arc::clone(&aws), Arc::clone(&aws), options, telemetry);
         let state = reconciler.state();
 
-        // HTTP: server triggers become daemon triggers.
-        let (server_tx, mut server_rx) = mpsc::channel::<berth_server::Trigger>(1);
+        // HTTP: the server sends its triggers straight to the daemon.
         let view: Arc<dyn DaemonView> = Arc::new(View(Arc::clone(&state)));
-        let router = berth_server::router(view, Arc::clone(&metrics), server_tx, &server_config);
+        let router = berth_server::router(view, Arc::clone(&metrics), trigger_tx.clone(), &server_config);
         let listener = berth_server::bind(server_config.listen).await?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut server_shutdown = shutdown_rx.clone();
         let server = tokio::spawn(berth_server::serve_on(listener, router, server_config.limits, async move {
             let _ = server_shutdown.changed().await;
         }));
-        let forward_tx = trigger_tx.clone();
-        tokio::spawn(async move {
-            while let Some(trigger) = server_rx.recv().await {
-                let trigger = match trigger {
-                    berth_server::Trigger::Webhook { after } => Trigger::Webhook { after },
-                    berth_server::Trigger::Manual => Trigger::Manual,
-                };
-                let _ = forward_tx.try_send(trigger);
-            }
-        });
         tokio::spawn(shutdown_on_signal(shutdown_tx));
         info!(listen = %server_config.listen, source = %berth_source::git::redact_url(&url), source_id = %reconciler.options().repository, "berth running");
 
@@ -164,7 +153,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             tokio::spawn(async move {
                 loop {
                     watcher.changed().await;
-                    let _ = watch_tx.try_send(Trigger::Manual);
+                    let _ = watch_tx.try_send(Trigger::Watch);
                 }
             });
             daemon::run(DirManifests { path: local }, &mut reconciler, trigger_rx, shutdown_rx).await;
@@ -341,25 +330,14 @@ struct MetricsTelemetry {
     counters: berth_aws::ApiCounters,
 }
 
-fn server_status(status: Status) -> berth_server::ServiceStatus {
-    match status {
-        Status::Synced => berth_server::ServiceStatus::Synced,
-        Status::Progressing => berth_server::ServiceStatus::Progressing,
-        Status::OutOfSync => berth_server::ServiceStatus::OutOfSync,
-        Status::Failed => berth_server::ServiceStatus::Failed,
-        Status::Invalid => berth_server::ServiceStatus::Invalid,
-        Status::Suspended => berth_server::ServiceStatus::Suspended,
-    }
-}
-
 impl Telemetry for MetricsTelemetry {
-    fn reconcile(&self, duration: Duration, result: &str) {
+    fn reconcile(&self, duration: Duration, result: ReconcileResult) {
         self.metrics.observe_reconcile(duration, result);
         self.metrics.set_aws_requests(&self.counters.snapshot());
     }
     fn service_status(&self, id: &ServiceId, status: Status) {
         self.metrics
-            .set_service_status(&id.cluster, &id.name, server_status(status));
+            .set_service_status(&id.cluster, &id.name, status);
     }
     fn service_removed(&self, id: &ServiceId) {
         self.metrics.remove_service(&id.cluster, &id.name);
@@ -373,7 +351,7 @@ impl Telemetry for MetricsTelemetry {
     fn revision(&self, revision: &str) {
         self.metrics.set_revision(revision);
     }
-    fn apply_action(&self, action: &str) {
+    fn apply_action(&self, action: ApplyAction) {
         self.metrics.inc_apply_action(action);
     }
     fn aws_requests(&self, counts: &BTreeMap<(String, String), u64>) {

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use berth_core::vocabulary::{AwsOutcome, ReconcileResult};
 use berth_testkit::http::{self, Response};
 use berth_testkit::{Emulator, Network, TestAccount};
 use hmac::{Hmac, KeyInit, Mac};
@@ -474,30 +475,52 @@ impl Daemon {
         self.get("/metrics").text()
     }
 
-    /// The value of the sample `name{labels}` (labels in any order, all of them given).
+    /// The value of the sample `name{labels}` (labels in any order, all of them given); panics
+    /// when the series is absent.
     fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         metric_value(&self.metrics(), name, labels)
     }
 
-    /// `berth_aws_requests_total` for `operation`, summed over outcomes.
+    /// `berth_aws_requests_total` for `operation`, summed over all its outcomes: 0 when berth
+    /// never called it. The family must be there with its documented labels and successful reads,
+    /// so that a renamed metric or label fails here instead of reading as "no calls".
     fn aws_calls(&self, operation: &str) -> f64 {
         let text = self.metrics();
-        ["success", "error"]
+        let series = metric_series(&text, "berth_aws_requests_total");
+        assert!(
+            series
+                .iter()
+                .any(|(labels, _)| labels.contains(&("outcome", AwsOutcome::SUCCESS))),
+            "no successful AWS request in /metrics:\n{text}"
+        );
+        for (labels, _) in &series {
+            let names: Vec<&str> = labels.iter().map(|(name, _)| *name).collect();
+            assert_eq!(
+                names,
+                ["operation", "outcome"],
+                "labels of {labels:?}:\n{text}"
+            );
+        }
+        series
             .iter()
-            .map(|outcome| {
-                metric_value(
-                    &text,
-                    "berth_aws_requests_total",
-                    &[("operation", operation), ("outcome", outcome)],
-                )
-            })
+            .filter(|(labels, _)| labels.contains(&("operation", operation)))
+            .map(|(_, value)| value)
             .sum()
     }
 
+    /// Reconciles finished, over every result; at least one must have (its series exists).
     fn reconciles(&self) -> f64 {
         let text = self.metrics();
-        metric_value(&text, "berth_reconcile_total", &[("result", "ok")])
-            + metric_value(&text, "berth_reconcile_total", &[("result", "error")])
+        let series = metric_series(&text, "berth_reconcile_total");
+        assert!(!series.is_empty(), "no berth_reconcile_total:\n{text}");
+        let results = ReconcileResult::ALL.map(ReconcileResult::as_str);
+        for (labels, _) in &series {
+            assert!(
+                matches!(labels.as_slice(), [("result", result)] if results.contains(result)),
+                "unexpected series berth_reconcile_total{labels:?}:\n{text}"
+            );
+        }
+        series.iter().map(|(_, value)| value).sum()
     }
 
     fn fetches(&self) -> f64 {
@@ -574,8 +597,20 @@ impl Drop for Daemon {
     }
 }
 
-/// The value of one sample in Prometheus text; 0 when absent (counters start there).
+/// The value of one sample in Prometheus text (labels in any order, all of them given). Panics
+/// with the text when the series is absent: a renamed metric or label value must not read as 0.
 fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    metric_series(text, name)
+        .into_iter()
+        .find(|(found, _)| {
+            found.len() == labels.len() && labels.iter().all(|label| found.contains(label))
+        })
+        .map(|(_, value)| value)
+        .unwrap_or_else(|| panic!("no series {name}{labels:?} in /metrics:\n{text}"))
+}
+
+/// Every sample of `name` in Prometheus text: its labels (in the text's order) and value.
+fn metric_series<'a>(text: &'a str, name: &str) -> Vec<(Vec<(&'a str, &'a str)>, f64)> {
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| {
@@ -587,7 +622,7 @@ fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
             if series_name != name {
                 return None;
             }
-            let found: Vec<(&str, &str)> = series_labels
+            let labels = series_labels
                 .split(',')
                 .filter(|pair| !pair.is_empty())
                 .filter_map(|pair| {
@@ -595,12 +630,9 @@ fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
                     Some((k, v.trim_matches('"')))
                 })
                 .collect();
-            let matches =
-                found.len() == labels.len() && labels.iter().all(|label| found.contains(label));
-            matches.then(|| value.parse::<f64>().ok()).flatten()
+            Some((labels, value.parse::<f64>().ok()?))
         })
-        .next()
-        .unwrap_or(0.0)
+        .collect()
 }
 
 fn sign(body: &[u8]) -> String {
@@ -1097,6 +1129,15 @@ fn prune_deletes_one_removed_service_refuses_three_and_never_touches_disabled_or
         let response = daemon.webhook(&body, Some(&sign(&body)));
         assert!(response.is_success());
     };
+    // A service absent from git is pruned (or refused) only at the second reconcile that finds it
+    // absent; the first one notes that it waits. `/status` once `sha`'s prune notes say `why`:
+    let prune_decided = |daemon: &mut Daemon, sha: &str, why: &str| {
+        daemon.wait_until(why, Duration::from_secs(15), |d| {
+            let status = d.status();
+            let last = &status["lastReconcile"];
+            (last["revision"] == sha && last["prune"].to_string().contains(why)).then_some(status)
+        })
+    };
 
     // One removed: deleted.
     estate.remove("batch");
@@ -1116,12 +1157,7 @@ fn prune_deletes_one_removed_service_refuses_three_and_never_touches_disabled_or
     }
     let sha = estate.commit("remove three");
     trigger(&daemon);
-    let status = daemon.wait_until("the commit reconciled", Duration::from_secs(10), |d| {
-        let status = d.status();
-        (status["lastReconcile"]["revision"] == sha.as_str()).then_some(status)
-    });
-    let prune = status["lastReconcile"]["prune"].to_string();
-    assert!(prune.contains("more than maxPrune 1"), "{prune}");
+    let status = prune_decided(&mut daemon, &sha, "more than maxPrune 1");
     for name in ["api", "worker", "reports"] {
         assert!(estate.is_active(name), "{name} was not deleted");
         let service = &status["services"][format!("{CLUSTER}/{name}")];
@@ -1141,12 +1177,7 @@ fn prune_deletes_one_removed_service_refuses_three_and_never_touches_disabled_or
     estate.remove("pinned");
     let sha = estate.commit("remove pinned");
     trigger(&daemon);
-    let status = daemon.wait_until("the commit reconciled", Duration::from_secs(10), |d| {
-        let status = d.status();
-        (status["lastReconcile"]["revision"] == sha.as_str()).then_some(status)
-    });
-    let prune = status["lastReconcile"]["prune"].to_string();
-    assert!(prune.contains("berth:prune=disabled"), "{prune}");
+    prune_decided(&mut daemon, &sha, "berth:prune=disabled");
     assert!(estate.is_active("pinned"));
 
     // The foreign service was never touched: same task definition, count and tags.
