@@ -192,8 +192,59 @@ async fn drift_is_counted_and_reverted_with_self_heal_and_only_reported_without(
             );
             assert_eq!(desired, Some(9));
             assert_eq!(status(&reconciler, "web").await, Status::OutOfSync);
+            // The same drift seen again is not counted again (its rate used to follow how
+            // often unrelated rollouts made berth look); a different one is.
+            reconciler.reconcile(&commit).await;
+            reconciler.reconcile(&commit).await;
+            assert_eq!(telemetry.drift.lock().expect("lock").len(), 1);
+            ecs.edit_service(&ServiceId::new("prod", "web"), |s| {
+                s.spec.desired_count = Some(7);
+                s.spec.enable_execute_command = Some(true);
+            });
+            reconciler.reconcile(&commit).await;
+            assert_eq!(telemetry.drift.lock().expect("lock").len(), 2);
         }
     }
+}
+
+/// A rollout that never finishes used to stay Progressing, re-read every 5 s, forever.
+#[tokio::test(start_paused = true)]
+async fn a_rollout_stuck_past_its_deadline_is_failed_and_no_longer_polled() {
+    let ecs = FakeEcs::new();
+    ecs.set_rollout_time(Duration::from_secs(3600));
+    let (mut reconciler, _) = reconciler(
+        &ecs,
+        DaemonOptions {
+            progress_deadline: Duration::from_secs(600),
+            ..options()
+        },
+    );
+    let commit = snapshot("c1", &[("web", web())]);
+    reconciler.reconcile(&commit).await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(
+        reconciler.reconcile(&commit).await,
+        Requeue::After(Duration::from_secs(5))
+    );
+    assert_eq!(status(&reconciler, "web").await, Status::Progressing);
+
+    tokio::time::advance(Duration::from_secs(600)).await;
+    let requeue = reconciler.reconcile(&commit).await;
+    assert_eq!(status(&reconciler, "web").await, Status::Failed);
+    let error = reconciler
+        .state()
+        .read()
+        .await
+        .service(&ServiceId::new("prod", "web"))
+        .and_then(|s| s.last_error.clone())
+        .unwrap_or_default();
+    assert!(error.contains("progressDeadline (600s)"), "{error}");
+    assert_eq!(requeue, Requeue::Interval, "no more 5 s polls for it");
+
+    // When ECS finally finishes, it is Synced.
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    reconciler.reconcile(&commit).await;
+    assert_eq!(status(&reconciler, "web").await, Status::Synced);
 }
 
 #[tokio::test(start_paused = true)]

@@ -51,6 +51,18 @@ struct Memory {
     retry_at: Option<Instant>,
     /// The last error.
     error: Option<String>,
+    /// The drift last counted (the fields that differ): the same drift seen again on the next
+    /// pass is not counted again.
+    drift: Option<Vec<String>>,
+}
+
+/// Why a rollout still going after `progressDeadline` is Failed: the one wording.
+fn past_deadline(deadline: Duration) -> String {
+    format!(
+        "the rollout has not finished within progressDeadline ({}s); ECS is still deploying it: \
+         read the service's events, fix the cause in git or revert",
+        deadline.as_secs()
+    )
 }
 
 /// The reconciler: the engine's state between reconciles plus the ports it works through.
@@ -236,18 +248,27 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                             state.status = Status::Failed;
                             state.last_error = Some(reason);
                         }
-                        None if live_service.is_some() => {
-                            state.status = Status::Progressing;
-                            if let Some((_, _, since)) = memory.following
-                                && since.elapsed() > self.options.progress_deadline
-                            {
-                                state.last_error = Some("progress deadline passed".into());
+                        None if let Some(live) = live_service => {
+                            // A rollout berth did not start (another process, before a restart)
+                            // is timed from when berth first saw it.
+                            let (_, _, since) = memory.following.get_or_insert_with(|| {
+                                (live.task_definition_arn.clone(), hash, now)
+                            });
+                            if now.duration_since(*since) > self.options.progress_deadline {
+                                // Failed, and no longer polled: the next look is the full
+                                // reconcile at `interval` (or a new commit, or a trigger).
+                                state.status = Status::Failed;
+                                state.last_error =
+                                    Some(past_deadline(self.options.progress_deadline));
+                            } else {
+                                state.status = Status::Progressing;
                             }
                         }
                         _ => {
                             state.status = Status::Synced;
                             memory.synced = Some(hash);
                             memory.following = None;
+                            memory.drift = None;
                             memory.failures = 0;
                             memory.retry_at = None;
                         }
@@ -313,8 +334,11 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                             }
                             _ => Vec::new(),
                         };
-                        warn!(service = %id, drift = ?changes, self_heal = self.options.self_heal, "drift");
-                        self.telemetry.drift(id);
+                        if memory.drift.as_ref() != Some(&changes) {
+                            warn!(service = %id, drift = ?changes, self_heal = self.options.self_heal, "drift");
+                            self.telemetry.drift(id);
+                            memory.drift = Some(changes.clone());
+                        }
                         if self.options.self_heal {
                             to_apply.push(service.clone());
                         } else {
