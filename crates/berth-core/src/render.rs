@@ -115,9 +115,25 @@ pub fn spec_hash(manifest: &ServiceManifest) -> u64 {
     fnv1a(content.to_string().as_bytes())
 }
 
-/// [`spec_hash`] as the value of the [`tags::SPEC_HASH`] tag: 16 hex digits.
+/// The version of what [`spec_hash`] hashes, written before the digits in the tag: a future
+/// change of what is hashed gets a new version, so old tags read as "unknown", never as a change
+/// to every service.
+pub const SPEC_HASH_VERSION: &str = "v1";
+
+/// [`spec_hash`] as the value of the [`tags::SPEC_HASH`] tag: `v1:` and 16 hex digits.
 pub fn spec_hash_text(hash: u64) -> String {
-    format!("{hash:016x}")
+    format!("{SPEC_HASH_VERSION}:{hash:016x}")
+}
+
+/// Whether a live `berth:spec-hash` tag says the resource was last applied from a manifest with
+/// this [`spec_hash`]. A tag of another version says nothing (false); a tag of 16 bare hex
+/// digits was written by berth 0.1 with the v1 hash, and still counts.
+pub fn spec_hash_matches(tag: &str, hash: u64) -> bool {
+    let digits = format!("{hash:016x}");
+    match tag.split_once(':') {
+        Some((version, rest)) => version == SPEC_HASH_VERSION && rest == digits,
+        None => tag == digits,
+    }
 }
 
 /// Appends berth's ownership tags to `object["tags"]`, replacing any user tag with the same key.
@@ -218,7 +234,12 @@ mod tests {
                 "prod/web.yaml"
             )
         );
-        assert_eq!(spec_hash_text(base).len(), 16);
+        assert_eq!(spec_hash_text(base).len(), 19);
+        assert!(spec_hash_text(base).starts_with("v1:"));
+        assert!(spec_hash_matches(&spec_hash_text(base), base));
+        assert!(spec_hash_matches(&format!("{base:016x}"), base), "berth 0.1's tags");
+        assert!(!spec_hash_matches(&format!("v2:{base:016x}"), base));
+        assert!(!spec_hash_matches(&spec_hash_text(base ^ 1), base));
     }
 
     #[test]

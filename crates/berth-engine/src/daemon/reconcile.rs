@@ -323,7 +323,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                         && (memory.synced == Some(hash)
                             || live_service
                                 .and_then(|s| s.tags.get(tags::SPEC_HASH))
-                                .is_some_and(|tag| *tag == render::spec_hash_text(hash)))
+                                .is_some_and(|tag| render::spec_hash_matches(tag, hash)))
                     {
                         // Git did not change since this service was in sync (remembered, or
                         // told by the hash berth tagged it with when it last applied it, which
