@@ -133,7 +133,7 @@ async fn a_new_commit_is_applied_and_followed_to_synced_without_blocking() {
     let first = snapshot("c1", &[("web", web())]);
     assert_eq!(
         reconciler.reconcile(&first).await,
-        Requeue::After(Duration::from_secs(5))
+        Requeue::Poll(Duration::from_secs(5))
     );
     assert_eq!(status(&reconciler, "web").await, Status::Progressing);
     assert!(reconciler.state().read().await.readiness().is_ok());
@@ -224,7 +224,7 @@ async fn a_rollout_stuck_past_its_deadline_is_failed_and_no_longer_polled() {
     tokio::time::advance(Duration::from_secs(5)).await;
     assert_eq!(
         reconciler.reconcile(&commit).await,
-        Requeue::After(Duration::from_secs(5))
+        Requeue::Poll(Duration::from_secs(5))
     );
     assert_eq!(status(&reconciler, "web").await, Status::Progressing);
 
@@ -847,4 +847,76 @@ async fn a_manifest_missing_for_one_reconcile_is_never_pruned() {
     reconciler.reconcile(&only_web).await;
     reconciler.reconcile(&only_web).await;
     assert_eq!(ecs.count("DeleteService"), 1);
+}
+
+/// A rollout in flight used to bring a full read (every cluster, every service, every image
+/// repository, and a git fetch) every 5 s until it finished.
+#[tokio::test(start_paused = true)]
+async fn while_a_rollout_is_in_flight_only_that_service_is_read() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use tokio::sync::{mpsc, watch};
+
+    let ecs = FakeEcs::new();
+    ecs.set_rollout_time(Duration::from_secs(30));
+    let (mut reconciler, _) = reconciler(
+        &ecs,
+        DaemonOptions {
+            poll_interval: Duration::from_secs(60),
+            interval: Duration::from_secs(3600),
+            ..options()
+        },
+    );
+    let c1 = snapshot("c1", &[("web", web()), ("api", web().named("api"))]);
+    reconciler.reconcile(&c1).await;
+    tokio::time::advance(Duration::from_secs(31)).await;
+    reconciler.reconcile(&c1).await;
+    assert_eq!(status(&reconciler, "web").await, Status::Synced);
+    let state = reconciler.state();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let source = FixedSource {
+        snapshot: snapshot(
+            "c2",
+            &[
+                ("web", web().replace("web:1.4.2", "web:1.5.0")),
+                ("api", web().named("api")),
+            ],
+        ),
+        down: Arc::new(AtomicBool::new(false)),
+        fetches: Arc::clone(&fetches),
+    };
+    let (_triggers, trigger_rx) = mpsc::channel(1);
+    let (stop, stop_rx) = watch::channel(false);
+    let daemon = tokio::spawn(async move {
+        berth_engine::daemon::run(source, &mut reconciler, trigger_rx, stop_rx).await;
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let web = ServiceId::new("prod", "web");
+    let status_of =
+        |state: &berth_engine::daemon::DaemonState| state.service(&web).map(|s| s.status);
+    assert_eq!(status_of(&*state.read().await), Some(Status::Progressing));
+    let (lists, describes) = (ecs.count("ListServices"), ecs.count("DescribeServices"));
+
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(
+        ecs.count("ListServices"),
+        lists,
+        "no full read for a rollout"
+    );
+    let polls = ecs.count("DescribeServices") - describes;
+    assert!(
+        (3..=5).contains(&polls),
+        "one DescribeServices per 5 s: {polls}"
+    );
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "git is fetched at its own pace"
+    );
+
+    // The poll sees the rollout finish.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert_eq!(status_of(&*state.read().await), Some(Status::Synced));
+    assert_eq!(ecs.count("ListServices"), lists);
+    stop.send(true).expect("stop");
+    daemon.await.expect("daemon task");
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use berth_core::manifest::{SourceFile, Vars};
 use tokio::sync::{RwLock, mpsc, watch};
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 pub use backoff::Backoff;
@@ -120,87 +121,56 @@ pub async fn run<S, E, R>(
     let state: Arc<RwLock<DaemonState>> = reconciler.state();
     let options = reconciler.options().clone();
     let mut last_good: Option<Snapshot> = None;
-    let mut next_full = tokio::time::Instant::now();
-    let mut requeue: Option<tokio::time::Instant> = None;
-    let mut forced = false;
+    let mut schedule = Schedule::new(Instant::now());
     let mut triggers_open = true;
-    let mut fetch_failures: u32 = 0;
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let fetched = {
-            let started = tokio::time::Instant::now();
-            state.write().await.fetch_started();
-            let result = tokio::select! {
-                result = tokio::time::timeout(options.fetch_timeout, source.fetch()) => result
-                    .unwrap_or_else(|_| Err(format!(
-                        "fetch did not finish within {}s; abandoned",
-                        options.fetch_timeout.as_secs()
-                    ))),
-                // Shutdown does not wait for a fetch: nothing has changed yet.
-                _ = shutdown.changed() => break,
-            };
-            reconciler.telemetry().git_fetch(started.elapsed());
-            result
-        };
         let mut changed = false;
-        match fetched {
-            Ok(snapshot) => {
-                changed = last_good
-                    .as_ref()
-                    .is_none_or(|last| last.revision != snapshot.revision);
-                state.write().await.fetched_ok(&snapshot.revision);
-                last_good = Some(snapshot);
-                fetch_failures = 0;
-            }
-            Err(error) => {
-                fetch_failures = fetch_failures.saturating_add(1);
-                warn!(%error, failures = fetch_failures, "source fetch failed; keeping the last good revision");
-                state.write().await.fetch_failed(error);
-            }
-        }
-        let now = tokio::time::Instant::now();
-        let due = forced || changed || now >= next_full || requeue.is_some_and(|at| now >= at);
-        forced = false;
-        if due && let Some(snapshot) = &last_good {
-            // `interval` is the period between starts, whatever a reconcile takes.
-            let started = tokio::time::Instant::now();
-            let outcome = reconciler.reconcile(snapshot).await;
-            next_full = started + options.interval;
-            requeue = match outcome {
-                Requeue::After(delay) => Some(tokio::time::Instant::now() + delay),
-                Requeue::Interval => None,
+        if schedule.fetch_due(Instant::now()) {
+            let Some(fetched) = fetch(&mut source, reconciler, &options, &mut shutdown).await
+            else {
+                break;
             };
+            schedule.fetched(fetched.is_ok(), &options, Instant::now());
+            match fetched {
+                Ok(snapshot) => {
+                    changed = last_good
+                        .as_ref()
+                        .is_none_or(|last| last.revision != snapshot.revision);
+                    state.write().await.fetched_ok(&snapshot.revision);
+                    last_good = Some(snapshot);
+                }
+                Err(error) => {
+                    warn!(%error, failures = schedule.fetch_failures, "source fetch failed; keeping the last good revision");
+                    state.write().await.fetch_failed(error);
+                }
+            }
         }
+        if let Some(snapshot) = &last_good {
+            let now = Instant::now();
+            if schedule.full_due(changed, now) {
+                // `interval` is the period between starts, whatever a reconcile takes.
+                let outcome = reconciler.reconcile(snapshot).await;
+                schedule.full_at = now + options.interval;
+                schedule.after(outcome, Instant::now());
+            } else if schedule.poll_due(now) {
+                let outcome = reconciler.poll_rollouts().await;
+                schedule.after(outcome, Instant::now());
+            }
+        }
+        schedule.forced = false;
         if *shutdown.borrow() {
             break;
         }
-
         // Wait for the next reason to look again.
-        let next_fetch = if fetch_failures > 0 {
-            options
-                .fetch_backoff
-                .delay(fetch_failures)
-                .min(options.poll_interval)
-        } else {
-            options.poll_interval
-        };
-        let mut wake = tokio::time::Instant::now() + next_fetch;
-        // A full reconcile or a requeue is a reason to wake only once there is a revision to
-        // reconcile; before the first good fetch, only the fetch backoff sets the pace.
-        if last_good.is_some() {
-            wake = wake.min(next_full);
-            if let Some(at) = requeue {
-                wake = wake.min(at);
-            }
-        }
         tokio::select! {
-            _ = tokio::time::sleep_until(wake) => {}
+            _ = tokio::time::sleep_until(schedule.wake(last_good.is_some())) => {}
             trigger = triggers.recv(), if triggers_open => match trigger {
                 Some(trigger) => {
                     info!(?trigger, "reconcile requested");
-                    forced = true;
+                    schedule.forced = true;
                     let mut retry = trigger.retries_failed();
                     // A burst of triggers is one reconcile.
                     while let Ok(more) = triggers.try_recv() {
@@ -217,4 +187,115 @@ pub async fn run<S, E, R>(
         }
     }
     info!("shutting down: no reconcile in progress");
+}
+
+/// Fetches the source once, bounded by `fetch_timeout`, and shows it in `/status` meanwhile.
+/// `None` when shutdown was asked for during the fetch (which is then abandoned).
+async fn fetch<S, E, R>(
+    source: &mut S,
+    reconciler: &Reconciler<E, R>,
+    options: &DaemonOptions,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Result<Snapshot, String>>
+where
+    S: ManifestSource,
+    E: crate::ports::EcsWrite,
+    R: crate::ports::ImageRegistry,
+{
+    let started = Instant::now();
+    reconciler.state().write().await.fetch_started();
+    let result = tokio::select! {
+        result = tokio::time::timeout(options.fetch_timeout, source.fetch()) => result
+            .unwrap_or_else(|_| Err(format!(
+                "fetch did not finish within {}s; abandoned",
+                options.fetch_timeout.as_secs()
+            ))),
+        // Shutdown does not wait for a fetch: nothing has changed yet.
+        _ = shutdown.changed() => return None,
+    };
+    reconciler.telemetry().git_fetch(started.elapsed());
+    Some(result)
+}
+
+/// When the loop next fetches, reconciles in full, or looks at rollouts in flight only.
+struct Schedule {
+    /// The next fetch of the source.
+    fetch_at: Instant,
+    /// Consecutive failed fetches, for their backoff.
+    fetch_failures: u32,
+    /// The next full reconcile by `interval`.
+    full_at: Instant,
+    /// A sooner full reconcile the reconciler asked for (a backoff ends, a prune to confirm).
+    requeue_at: Option<Instant>,
+    /// The next look at the rollouts in flight only.
+    poll_at: Option<Instant>,
+    /// A trigger arrived: fetch and reconcile now.
+    forced: bool,
+}
+
+impl Schedule {
+    fn new(now: Instant) -> Self {
+        Schedule {
+            fetch_at: now,
+            fetch_failures: 0,
+            full_at: now,
+            requeue_at: None,
+            poll_at: None,
+            forced: false,
+        }
+    }
+
+    fn fetch_due(&self, now: Instant) -> bool {
+        self.forced || now >= self.fetch_at
+    }
+
+    /// After a fetch: the next one in `poll_interval`, or sooner, backing off, after a failure.
+    fn fetched(&mut self, ok: bool, options: &DaemonOptions, now: Instant) {
+        self.fetch_failures = if ok {
+            0
+        } else {
+            self.fetch_failures.saturating_add(1)
+        };
+        let delay = if self.fetch_failures > 0 {
+            options
+                .fetch_backoff
+                .delay(self.fetch_failures)
+                .min(options.poll_interval)
+        } else {
+            options.poll_interval
+        };
+        self.fetch_at = now + delay;
+    }
+
+    fn full_due(&self, changed: bool, now: Instant) -> bool {
+        self.forced || changed || now >= self.full_at || self.requeue_at.is_some_and(|at| now >= at)
+    }
+
+    fn poll_due(&self, now: Instant) -> bool {
+        self.poll_at.is_some_and(|at| now >= at)
+    }
+
+    /// What the reconciler asked for next.
+    fn after(&mut self, outcome: Requeue, now: Instant) {
+        self.requeue_at = None;
+        self.poll_at = None;
+        match outcome {
+            Requeue::After(delay) => self.requeue_at = Some(now + delay),
+            Requeue::Poll(delay) => self.poll_at = Some(now + delay),
+            Requeue::Interval => {}
+        }
+    }
+
+    /// When to wake. A reconcile or a poll is a reason only once there is a revision to
+    /// reconcile; before the first good fetch, only the fetch backoff sets the pace.
+    fn wake(&self, reconcilable: bool) -> Instant {
+        let mut wake = self.fetch_at;
+        if reconcilable {
+            wake = [Some(self.full_at), self.requeue_at, self.poll_at]
+                .into_iter()
+                .flatten()
+                .fold(wake, Instant::min);
+        }
+        wake
+    }
 }

@@ -29,8 +29,11 @@ use crate::rollout::{Quiet, RolloutObserver, RolloutOutcome, RolloutTiming, judg
 /// When the reconciler wants to run again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requeue {
-    /// Soon: a rollout is in flight, or a service's backoff ends.
+    /// A full reconcile soon: a service's backoff ends, or a prune waits for its second look.
     After(Duration),
+    /// Only the rollouts in flight, after this long ([`Reconciler::poll_rollouts`]): the other
+    /// services, and git, are not read again for them.
+    Poll(Duration),
     /// Nothing pending: at the next interval (or on change).
     Interval,
 }
@@ -54,6 +57,27 @@ struct Memory {
     /// The drift last counted (the fields that differ): the same drift seen again on the next
     /// pass is not counted again.
     drift: Option<Vec<String>>,
+}
+
+impl Memory {
+    /// The manifest content `hash` runs and its rollout is done: forget failures and drift.
+    fn synced(&mut self, hash: u64) {
+        self.synced = Some(hash);
+        self.following = None;
+        self.failures = 0;
+        self.retry_at = None;
+        self.drift = None;
+    }
+
+    /// The rollout of this content failed for `reason`: back off. Returns when to retry.
+    fn failed(&mut self, reason: String, now: Instant, backoff: &super::Backoff) -> Instant {
+        self.following = None;
+        self.failures += 1;
+        let retry_at = now + backoff.delay(self.failures);
+        self.retry_at = Some(retry_at);
+        self.error = Some(reason);
+        retry_at
+    }
 }
 
 /// Why a rollout still going after `progressDeadline` is Failed: the one wording.
@@ -266,11 +290,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                         }
                         _ => {
                             state.status = Status::Synced;
-                            memory.synced = Some(hash);
-                            memory.following = None;
-                            memory.drift = None;
-                            memory.failures = 0;
-                            memory.retry_at = None;
+                            memory.synced(hash);
                         }
                     }
                 }
@@ -308,10 +328,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                         && let Some(RolloutOutcome::Failed { reason, .. }) = judge(live, expected)
                     {
                         warn!(service = %id, %reason, "rollout failed");
-                        memory.following = None;
-                        memory.failures += 1;
-                        memory.retry_at = Some(now + self.options.backoff.delay(memory.failures));
-                        memory.error = Some(reason);
+                        memory.failed(reason, now, &self.options.backoff);
                     }
                     if let Some(retry_at) = memory.retry_at
                         && now < retry_at
@@ -714,21 +731,122 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
     }
 
     fn requeue(&self, statuses: &BTreeMap<ServiceId, ServiceState>, now: Instant) -> Requeue {
-        // A rollout in flight, or a prune waiting for its second look.
-        if statuses.values().any(|s| s.status == Status::Progressing)
-            || !self.prune_pending.is_empty()
-        {
-            return Requeue::After(self.options.rollout_poll);
-        }
-        match self
+        let progressing = statuses.values().any(|s| s.status == Status::Progressing);
+        self.next_look(progressing, now)
+    }
+
+    /// What to look at next: a prune waiting for its second look needs a full reconcile; a
+    /// rollout in flight only a poll; then the earliest end of a backoff.
+    fn next_look(&self, progressing: bool, now: Instant) -> Requeue {
+        let retry = self
             .memory
             .values()
             .filter_map(|m| m.retry_at)
             .filter(|at| *at > now)
-            .min()
-        {
-            Some(at) => Requeue::After(at - now),
-            None => Requeue::Interval,
+            .min();
+        if !self.prune_pending.is_empty() {
+            Requeue::After(self.options.rollout_poll)
+        } else if progressing {
+            Requeue::Poll(self.options.rollout_poll)
+        } else if let Some(at) = retry {
+            Requeue::After(at - now)
+        } else {
+            Requeue::Interval
+        }
+    }
+
+    /// Looks again at the services whose rollout is in flight, and at nothing else: one
+    /// `DescribeServices` per cluster per 10 of them, no `ListServices`, no image or task
+    /// definition reads. Marks each done rollout Synced, a failed or rolled-back one Failed
+    /// (with backoff), and one past `progressDeadline` Failed.
+    pub async fn poll_rollouts(&mut self) -> Requeue {
+        let now = Instant::now();
+        let in_flight = self.in_flight().await;
+        let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for id in &in_flight {
+            by_cluster
+                .entry(&id.cluster)
+                .or_default()
+                .push(id.name.clone());
+        }
+        let mut seen: BTreeMap<ServiceId, LiveService> = BTreeMap::new();
+        for (cluster, names) in by_cluster {
+            match self.ecs.describe_services(cluster, &names).await {
+                Ok(lookups) => seen.extend(lookups.into_iter().filter_map(|lookup| match lookup {
+                    berth_core::live::ServiceLookup::Found(s) => Some((s.id.clone(), *s)),
+                    berth_core::live::ServiceLookup::Missing(_) => None,
+                })),
+                Err(err) => {
+                    warn!(%cluster, error = %err, "cannot read rollouts in flight; will look again")
+                }
+            }
+        }
+        let mut progressing = false;
+        let shared = Arc::clone(&self.state);
+        let mut state = shared.write().await;
+        for id in &in_flight {
+            let (Some(live), Some(service)) =
+                (seen.get(id), state.services.get_mut(&id.to_string()))
+            else {
+                progressing = true;
+                continue;
+            };
+            self.judge_in_flight(id, live, service, now);
+            progressing |= service.status == Status::Progressing;
+            self.telemetry.service_status(id, service.status);
+        }
+        drop(state);
+        self.next_look(progressing, now)
+    }
+
+    /// The services Progressing in `/status` whose rollout berth follows.
+    async fn in_flight(&self) -> Vec<ServiceId> {
+        let state = self.state.read().await;
+        self.memory
+            .iter()
+            .filter(|(id, memory)| {
+                memory.following.is_some()
+                    && state
+                        .service(id)
+                        .is_some_and(|s| s.status == Status::Progressing)
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Updates `service` (in `/status`) and its memory from what ECS says of its rollout now.
+    fn judge_in_flight(
+        &mut self,
+        id: &ServiceId,
+        live: &LiveService,
+        service: &mut ServiceState,
+        now: Instant,
+    ) {
+        let memory = self.memory.entry(id.clone()).or_default();
+        let Some((expected, _, since)) = memory.following.clone() else {
+            return;
+        };
+        service.live_task_definition = Some(live.task_definition_arn.clone());
+        service.rollout = primary_rollout(live);
+        match judge(live, &expected) {
+            Some(RolloutOutcome::Completed) => {
+                service.status = Status::Synced;
+                service.last_error = None;
+                let hash = memory.hash;
+                memory.synced(hash);
+            }
+            Some(RolloutOutcome::Failed { reason, .. }) => {
+                warn!(service = %id, %reason, "rollout failed");
+                let retry_at = memory.failed(reason.clone(), now, &self.options.backoff);
+                service.status = Status::Failed;
+                service.last_error = Some(reason);
+                service.next_retry_seconds = Some((retry_at - now).as_secs());
+            }
+            _ if now.duration_since(since) > self.options.progress_deadline => {
+                service.status = Status::Failed;
+                service.last_error = Some(past_deadline(self.options.progress_deadline));
+            }
+            _ => {}
         }
     }
 }
