@@ -237,7 +237,10 @@ mod tests {
         assert_eq!(spec_hash_text(base).len(), 19);
         assert!(spec_hash_text(base).starts_with("v1:"));
         assert!(spec_hash_matches(&spec_hash_text(base), base));
-        assert!(spec_hash_matches(&format!("{base:016x}"), base), "berth 0.1's tags");
+        assert!(
+            spec_hash_matches(&format!("{base:016x}"), base),
+            "berth 0.1's tags"
+        );
         assert!(!spec_hash_matches(&format!("v2:{base:016x}"), base));
         assert!(!spec_hash_matches(&spec_hash_text(base ^ 1), base));
     }

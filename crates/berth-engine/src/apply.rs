@@ -36,7 +36,7 @@ pub struct ApplyOptions {
 impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
-            concurrency: 8,
+            concurrency: crate::defaults::CONCURRENCY,
             rollout: RolloutTiming::default(),
             follow: true,
             provenance: Provenance::default(),

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod daemon;
+pub mod defaults;
 pub mod import;
 pub mod ports;
 pub mod read;

@@ -53,8 +53,8 @@ pub struct RolloutTiming {
 impl Default for RolloutTiming {
     fn default() -> Self {
         RolloutTiming {
-            deadline: Duration::from_secs(600),
-            poll_interval: Duration::from_secs(5),
+            deadline: crate::defaults::PROGRESS_DEADLINE,
+            poll_interval: crate::defaults::ROLLOUT_POLL,
         }
     }
 }

@@ -9,9 +9,12 @@
 //! Statuses, results, actions and triggers are `berth_core::vocabulary`'s enums (re-exported
 //! here), so the labels this crate writes are the strings the daemon reports.
 //!
+//! - [`daemon`]: the daemon's state as a [`DaemonView`] and its telemetry as [`Metrics`]
+//!   ([`MetricsTelemetry`]), the adapter between `berth-engine` and this crate.
 //! - [`metrics`]: the Prometheus registry with the metric names and labels of docs/operations.md.
 //! - [`server`]: the axum router, request authentication, and serving with graceful shutdown.
 
+pub mod daemon;
 pub mod metrics;
 pub mod server;
 
@@ -20,6 +23,7 @@ use std::net::SocketAddr;
 
 /// The values this crate's API takes, from the one vocabulary the daemon reports in.
 pub use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status, Trigger};
+pub use daemon::{AwsRequestCounts, MetricsTelemetry};
 pub use metrics::Metrics;
 pub use server::{
     DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,

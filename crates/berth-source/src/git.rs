@@ -37,6 +37,12 @@ use crate::{Secret, SourceError};
 /// The branch tracked when none is configured.
 pub const DEFAULT_BRANCH: &str = "main";
 
+/// The directory that holds cached clones when none is configured: `berth-git-cache` in the
+/// system's temporary directory (`$TMPDIR`).
+pub fn default_cache_dir() -> PathBuf {
+    std::env::temp_dir().join("berth-git-cache")
+}
+
 /// The HTTPS username sent with a [`GitAuth::Token`]. GitHub accepts any non-empty username with
 /// a personal access token or an app installation token, and documents `x-access-token`; GitLab
 /// (with `oauth2` documented) and Bitbucket (`x-token-auth`) also accept a token as the password

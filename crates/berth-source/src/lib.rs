@@ -7,11 +7,15 @@
 //!
 //! Both give the same `Vec<SourceFile>`: every `*.yaml`/`*.yml` file, hidden entries skipped,
 //! paths relative to the manifest root, `/`-separated and sorted.
+//!
+//! [`DirManifests`] and [`GitManifests`] are the daemon's `ManifestSource`s over them: this crate
+//! implements `berth-engine`'s port, as `berth-aws` implements its ECS ports.
 
 mod dir;
 mod error;
 pub mod git;
 mod identity;
+mod manifests;
 mod revision;
 mod secret;
 mod timeouts;
@@ -19,8 +23,9 @@ pub mod watch;
 
 pub use dir::read_path;
 pub use error::SourceError;
-pub use git::{Commit, GitAuth, GitConfig, GitSource};
+pub use git::{Commit, DEFAULT_BRANCH, GitAuth, GitConfig, GitSource, default_cache_dir};
 pub use identity::{dir_source_id, git_source_id};
+pub use manifests::{DEFAULT_WATCH_DEBOUNCE, DirManifests, GitManifests};
 pub use revision::content_revision;
 pub use secret::Secret;
 pub use timeouts::{GIT_CONNECT_TIMEOUT, GIT_IO_TIMEOUT, set_git_timeouts};

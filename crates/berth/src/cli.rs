@@ -1,7 +1,10 @@
 //! Command-line flags. Every flag can also be set with a `BERTH_*` environment variable.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use berth_engine::apply::ApplyOptions;
+use berth_engine::rollout::RolloutTiming;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// GitOps for Amazon ECS and Fargate: converge ECS services to the manifests in git.
@@ -230,13 +233,21 @@ pub struct ApplyArgs {
     #[arg(long, short = 'y', env = "BERTH_YES")]
     pub yes: bool,
     /// Services applied at once.
-    #[arg(long, default_value_t = 8, env = "BERTH_CONCURRENCY")]
+    #[arg(long, default_value_t = ApplyOptions::default().concurrency, env = "BERTH_CONCURRENCY")]
     pub concurrency: usize,
     /// Give up following a rollout after this long (`30s`, `10m`).
-    #[arg(long, default_value = "10m", env = "BERTH_PROGRESS_DEADLINE")]
+    #[arg(
+        long,
+        default_value_t = RolloutTiming::default().deadline.into(),
+        env = "BERTH_PROGRESS_DEADLINE"
+    )]
     pub progress_deadline: humantime::Duration,
     /// How often to check a rollout.
-    #[arg(long, default_value = "5s", env = "BERTH_POLL_INTERVAL")]
+    #[arg(
+        long,
+        default_value_t = RolloutTiming::default().poll_interval.into(),
+        env = "BERTH_POLL_INTERVAL"
+    )]
     pub poll_interval: humantime::Duration,
     /// This manifest source's identity in `berth:source` tags (default: PATH as given).
     #[arg(long, env = "BERTH_SOURCE_ID")]
@@ -300,9 +311,9 @@ pub struct RunArgs {
     /// `reconcile.progressDeadline`.
     #[arg(long, env = "BERTH_PROGRESS_DEADLINE")]
     pub progress_deadline: Option<humantime::Duration>,
-    /// `server.listen`.
+    /// `server.listen`: an address like `0.0.0.0:8080`.
     #[arg(long, env = "BERTH_LISTEN")]
-    pub listen: Option<String>,
+    pub listen: Option<SocketAddr>,
     /// `server.webhookSecretEnv`: the environment variable holding the GitHub webhook secret
     /// (default `BERTH_WEBHOOK_SECRET`).
     #[arg(long, env = "BERTH_WEBHOOK_SECRET_ENV")]

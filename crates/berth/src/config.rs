@@ -2,6 +2,7 @@
 //! manifests so that a mistake is reported as `berth.yaml:line:column: key: message`.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,7 +118,8 @@ pub struct ReconcileSection {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServerSection {
     /// Listen address.
-    pub listen: Option<String>,
+    #[serde(default, deserialize_with = "socket_addr")]
+    pub listen: Option<SocketAddr>,
     /// Environment variable holding the GitHub webhook secret.
     pub webhook_secret_env: Option<String>,
     /// Environment variable holding the `/reconcile` bearer token.
@@ -131,6 +133,19 @@ fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duratio
         humantime::parse_duration(&t).map_err(|e| {
             serde::de::Error::custom(format!(
                 "`{t}` is not a duration ({e}); write e.g. `30s`, `5m` or `1h`"
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// An address written as `0.0.0.0:8080` or `[::]:8080`.
+fn socket_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    text.map(|t| {
+        t.parse().map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{t}` is not an address like 0.0.0.0:8080 (an IP address and a port)"
             ))
         })
     })

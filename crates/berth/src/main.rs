@@ -5,6 +5,7 @@ mod cmd;
 mod config;
 #[cfg(test)]
 mod doc_examples;
+mod settings;
 
 use std::process::ExitCode;
 

@@ -34,7 +34,8 @@ pub struct Snapshot {
     pub files: Vec<SourceFile>,
 }
 
-/// Where the daemon gets manifests: git, or a watched directory.
+/// Where the daemon gets manifests: git, or a watched directory (`berth_source::GitManifests`,
+/// `berth_source::DirManifests`).
 pub trait ManifestSource: Send {
     /// Reads the current revision. An error keeps the daemon on its last good snapshot.
     fn fetch(&mut self) -> impl Future<Output = Result<Snapshot, String>> + Send;
@@ -84,12 +85,12 @@ impl Default for DaemonOptions {
         DaemonOptions {
             interval: Duration::from_secs(300),
             poll_interval: Duration::from_secs(60),
-            concurrency: 8,
+            concurrency: crate::defaults::CONCURRENCY,
             prune: false,
             max_prune: 1,
             self_heal: true,
-            progress_deadline: Duration::from_secs(600),
-            rollout_poll: Duration::from_secs(5),
+            progress_deadline: crate::defaults::PROGRESS_DEADLINE,
+            rollout_poll: crate::defaults::ROLLOUT_POLL,
             vars: Vars::new(),
             repository: String::new(),
             legacy_repository: None,

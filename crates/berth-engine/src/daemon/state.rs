@@ -185,7 +185,8 @@ fn seconds_since<S: serde::Serializer>(
     }
 }
 
-/// Where the daemon reports measurements (the binary forwards them to Prometheus metrics).
+/// Where the daemon reports measurements (`berth_server::MetricsTelemetry` turns them into
+/// Prometheus metrics).
 pub trait Telemetry: Send + Sync {
     /// A reconcile finished.
     fn reconcile(&self, duration: Duration, result: ReconcileResult);
