@@ -109,10 +109,29 @@ pub struct Reconciler<E, R> {
 /// What a reconcile's prune did.
 #[derive(Default)]
 struct Pruned {
-    /// What it refused, and why (also logged).
+    /// What it refused, and why (also logged), for `lastReconcile.prune`.
     notes: Vec<String>,
-    /// The services it deleted.
-    deleted: BTreeSet<ServiceId>,
+    /// Why each candidate it did not delete is still there, by service.
+    kept: BTreeMap<ServiceId, String>,
+}
+
+impl Pruned {
+    /// Nothing pruned, for one reason that holds for every candidate.
+    fn refused(candidates: &[&LiveService], why: String) -> Self {
+        Pruned {
+            kept: candidates
+                .iter()
+                .map(|s| (s.id.clone(), why.clone()))
+                .collect(),
+            notes: vec![why],
+        }
+    }
+
+    /// Keeps `id` for `why`, noted.
+    fn keep(&mut self, id: &ServiceId, why: String) {
+        self.notes.push(why.clone());
+        self.kept.insert(id.clone(), why);
+    }
 }
 
 /// The services each manifest file declares, by file path.
@@ -189,22 +208,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         .await
         {
             Ok(live) => live,
-            Err(err) => {
-                error!(error = %err, "cannot read ECS; nothing changed");
-                let summary = ReconcileSummary {
-                    revision: snapshot.revision.clone(),
-                    result: ReconcileResult::Error,
-                    duration_seconds: started.elapsed().as_secs_f64(),
-                    counts: BTreeMap::new(),
-                    actions: 0,
-                    error: Some(err.to_string()),
-                    prune: Vec::new(),
-                };
-                self.telemetry
-                    .reconcile(started.elapsed(), ReconcileResult::Error);
-                self.state.write().await.reconciled(summary);
-                return Requeue::After(self.options.backoff.min);
-            }
+            Err(err) => return self.unreadable(snapshot, started, &err.to_string()).await,
         };
         let mut ownership = Ownership::new(&self.options.repository);
         if let Some(legacy) = &self.options.legacy_repository {
@@ -216,20 +220,80 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         let now = Instant::now();
         let (file_services, unparsed) = self.remember_files(&outcome);
 
-        let mut statuses: BTreeMap<ServiceId, ServiceState> = BTreeMap::new();
-        let mut to_apply: Vec<ServicePlan> = Vec::new();
-        let mut prune_candidates: Vec<&LiveService> = Vec::new();
+        let Decided {
+            mut statuses,
+            to_apply,
+            prune_candidates,
+        } = self.decide_all(&plan, &manifests, &unparsed, &live, now);
+        report_unparsed(&unparsed, &live, &mut statuses);
+        self.file_services = file_services;
+        let invalid_files = invalid_files(&outcome.invalid);
+
+        let mut actions = self
+            .apply_decided(
+                snapshot,
+                to_apply,
+                &outcome.services,
+                &live,
+                &mut statuses,
+                now,
+            )
+            .await;
+
+        let Pruned { notes: prune, kept } = self
+            .prune(&prune_candidates, outcome.is_valid(), &mut actions)
+            .await;
+        // What prune left standing stays visible, with the reason, until git or prune decides.
+        for service in &prune_candidates {
+            if let Some(reason) = kept.get(&service.id) {
+                statuses.insert(service.id.clone(), unpruned(service, reason));
+            }
+        }
+        self.trim_memory(&live, &statuses).await;
+        let summary = ReconcileSummary {
+            revision: snapshot.revision.clone(),
+            result: ReconcileResult::Ok,
+            duration_seconds: 0.0,
+            counts: BTreeMap::new(),
+            actions,
+            error: None,
+            prune,
+        };
+        self.publish(
+            summary,
+            statuses,
+            invalid_files,
+            outcome.is_valid(),
+            started,
+            now,
+        )
+        .await
+    }
+
+    /// Decides every planned service ([`Judge::decide`]); prune candidates are set apart, and
+    /// services of files that no longer parse are left to [`report_unparsed`].
+    fn decide_all<'l>(
+        &mut self,
+        plan: &Plan,
+        manifests: &BTreeMap<&ServiceId, &ServiceManifest>,
+        unparsed: &UnparsedServices,
+        live: &'l LiveState,
+        now: Instant,
+    ) -> Decided<'l> {
+        let mut decided = Decided::default();
         for service in &plan.services {
-            let Some(id) = &service.id else {
-                // A file that did not parse: the services it declared before are reported
-                // Invalid below; new ones are unknown (and nothing is pruned either way).
+            // A file that did not parse: the services it declared before are reported Invalid;
+            // new ones are unknown (and nothing is pruned either way).
+            let Some(id) = service.id.as_ref().filter(|id| !unparsed.contains_key(*id)) else {
                 continue;
             };
-            if unparsed.contains_key(id) {
+            if matches!(service.action, Action::WouldPrune { .. }) {
+                decided
+                    .prune_candidates
+                    .extend(live.unlisted.iter().find(|s| &s.id == id));
                 continue;
             }
-            let manifest = manifests.get(id).copied();
-            let hash = manifest.map_or(0, render::spec_hash);
+            let hash = manifests.get(id).map_or(0, |m| render::spec_hash(m));
             let memory = self.memory.entry(id.clone()).or_default();
             if memory.hash != hash {
                 // New manifest content: a fresh start (new commits are never blocked).
@@ -239,164 +303,34 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                     ..Memory::default()
                 };
             }
-            let live_service = live.services.get(id);
-            let mut state = ServiceState {
-                manifest: service.origin.as_ref().map(ToString::to_string),
-                desired_task_definition: memory.following.as_ref().map(|(arn, _, _)| arn.clone()),
-                ..observed(Status::Synced, live_service)
+            let judge = Judge {
+                options: &self.options,
+                telemetry: self.telemetry.as_ref(),
+                now,
             };
-            match &service.action {
-                Action::Invalid { diagnostics } => {
-                    state.status = Status::Invalid;
-                    state.last_error = Some(error_text(diagnostics));
-                }
-                Action::Conflict { owner } => {
-                    state.status = Status::OutOfSync;
-                    state.last_error = Some(berth_core::plan::conflict_reason(owner));
-                }
-                Action::Suspended { changes } => {
-                    state.status = Status::Suspended;
-                    state.pending_changes = changes.iter().map(|c| c.path.clone()).collect();
-                }
-                Action::WouldPrune { .. } => {
-                    if let Some(live) = live.unlisted.iter().find(|s| &s.id == id) {
-                        prune_candidates.push(live);
-                    }
-                    continue;
-                }
-                Action::NoChange => {
-                    // Desired is what ECS runs; is its deployment done?
-                    let outcome = live_service.and_then(|s| judge(s, &s.task_definition_arn));
-                    match outcome {
-                        Some(RolloutOutcome::Failed { reason, .. }) => {
-                            state.status = Status::Failed;
-                            state.last_error = Some(reason);
-                        }
-                        None if let Some(live) = live_service => {
-                            // A rollout berth did not start (another process, before a restart)
-                            // is timed from when berth first saw it.
-                            let (_, _, since) = memory.following.get_or_insert_with(|| {
-                                (live.task_definition_arn.clone(), hash, now)
-                            });
-                            if now.duration_since(*since) > self.options.progress_deadline {
-                                // Failed, and no longer polled: the next look is the full
-                                // reconcile at `interval` (or a new commit, or a trigger).
-                                state.status = Status::Failed;
-                                state.last_error =
-                                    Some(past_deadline(self.options.progress_deadline));
-                            } else {
-                                state.status = Status::Progressing;
-                            }
-                        }
-                        _ => {
-                            state.status = Status::Synced;
-                            memory.synced(hash);
-                        }
-                    }
-                }
-                Action::ImageMissing { .. } | Action::RequiresReplacement { .. } => {
-                    state.status = if matches!(service.action, Action::ImageMissing { .. }) {
-                        Status::Failed
-                    } else {
-                        Status::OutOfSync
-                    };
-                    state.last_error = Some(match &service.action {
-                        Action::ImageMissing { images } => images
-                            .iter()
-                            .map(|i| {
-                                format!(
-                                    "image {} not found ({}); push it or fix the tag",
-                                    i.reference, i.reason
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                        Action::RequiresReplacement { fields, .. } => {
-                            format!(
-                                "{} cannot change in place; recreate the service or revert",
-                                fields.join(", ")
-                            )
-                        }
-                        _ => String::new(),
-                    });
-                }
-                Action::Create { .. } | Action::Update { .. } => {
-                    // A rollout berth started for this content that ECS rolled back: Failed.
-                    if let (Some((expected, followed_hash, _)), Some(live)) =
-                        (&memory.following, live_service)
-                        && *followed_hash == hash
-                        && let Some(RolloutOutcome::Failed { reason, .. }) = judge(live, expected)
-                    {
-                        warn!(service = %id, %reason, "rollout failed");
-                        memory.failed(reason, now, &self.options.backoff);
-                    }
-                    if let Some(retry_at) = memory.retry_at
-                        && now < retry_at
-                    {
-                        state.status = Status::Failed;
-                        state.last_error = memory.error.clone();
-                        state.next_retry_seconds = Some((retry_at - now).as_secs());
-                    } else if matches!(service.action, Action::Update { .. })
-                        && (memory.synced == Some(hash)
-                            || live_service
-                                .and_then(|s| s.tags.get(tags::SPEC_HASH))
-                                .is_some_and(|tag| render::spec_hash_matches(tag, hash)))
-                    {
-                        // Git did not change since this service was in sync (remembered, or
-                        // told by the hash berth tagged it with when it last applied it, which
-                        // survives a restart): someone else changed it.
-                        let changes = match &service.action {
-                            Action::Update { changes, .. } => {
-                                changes.iter().map(|c| c.path.clone()).collect()
-                            }
-                            _ => Vec::new(),
-                        };
-                        if memory.drift.as_ref() != Some(&changes) {
-                            warn!(service = %id, drift = ?changes, self_heal = self.options.self_heal, "drift");
-                            self.telemetry.drift(id);
-                            memory.drift = Some(changes.clone());
-                        }
-                        if self.options.self_heal {
-                            to_apply.push(service.clone());
-                        } else {
-                            state.status = Status::OutOfSync;
-                            state.pending_changes = changes;
-                        }
-                    } else {
-                        to_apply.push(service.clone());
-                    }
-                }
+            let (state, apply_it) = judge.decide(service, id, live.services.get(id), memory);
+            if apply_it {
+                decided.to_apply.push(service.clone());
             }
-            statuses.insert(id.clone(), state);
+            decided.statuses.insert(id.clone(), state);
         }
+        decided
+    }
 
-        for (id, (origin, error)) in &unparsed {
-            let live_service = live
-                .services
-                .get(id)
-                .or_else(|| live.unlisted.iter().find(|s| &s.id == id));
-            warn!(service = %id, file = %origin, %error, "manifest file does not parse; service left as it is");
-            statuses.insert(
-                id.clone(),
-                ServiceState {
-                    manifest: Some(origin.to_string()),
-                    last_error: Some(error.clone()),
-                    ..observed(Status::Invalid, live_service)
-                },
-            );
+    /// Applies the services decided for applying, without following rollouts (a rollout is
+    /// looked at again by the next poll), and records each outcome. Returns the actions made.
+    async fn apply_decided(
+        &mut self,
+        snapshot: &Snapshot,
+        to_apply: Vec<ServicePlan>,
+        manifests: &[ServiceManifest],
+        live: &LiveState,
+        statuses: &mut BTreeMap<ServiceId, ServiceState>,
+        now: Instant,
+    ) -> usize {
+        if to_apply.is_empty() {
+            return 0;
         }
-        self.file_services = file_services;
-        let invalid_files: Vec<InvalidFile> = outcome
-            .invalid
-            .iter()
-            .filter(|invalid| invalid.id.is_none())
-            .map(|invalid| InvalidFile {
-                file: invalid.origin.file.to_string(),
-                error: error_text(&invalid.diagnostics),
-            })
-            .collect();
-
-        // Apply, without following rollouts: a rollout is looked at again on the next pass.
         let apply_options = ApplyOptions {
             concurrency: self.options.concurrency,
             rollout: RolloutTiming::default(),
@@ -406,123 +340,115 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 revision: Some(snapshot.revision.clone()),
             },
         };
+        let sub_plan = Plan { services: to_apply };
+        let observer = Actions(self.telemetry.as_ref());
+        let reports = apply(
+            &self.ecs,
+            &sub_plan,
+            manifests,
+            live,
+            &apply_options,
+            &observer,
+        )
+        .await;
         let mut actions = 0;
-        if !to_apply.is_empty() {
-            let sub_plan = Plan { services: to_apply };
-            let observer = Actions(self.telemetry.as_ref());
-            let reports = apply(
-                &self.ecs,
-                &sub_plan,
-                &outcome.services,
-                &live,
-                &apply_options,
-                &observer,
-            )
-            .await;
-            for report in reports {
-                actions += report.actions.len();
-                self.record(report, &live, &mut statuses, now);
-            }
+        for report in reports {
+            actions += report.actions.len();
+            self.record(report, live, statuses, now);
         }
+        actions
+    }
 
-        let Pruned {
-            notes: prune,
-            deleted,
-        } = self
-            .prune(&prune_candidates, outcome.is_valid(), &mut actions)
-            .await;
-        // What prune left standing stays visible, with the reason, until git or prune decides.
-        for service in &prune_candidates {
-            if deleted.contains(&service.id) {
-                continue;
-            }
-            let id = service.id.to_string();
-            let reason = prune
-                .iter()
-                .find(|note| note.contains(&id))
-                .or(prune.first())
-                .cloned()
-                .unwrap_or_default();
-            statuses.insert(
-                service.id.clone(),
-                ServiceState {
-                    last_error: Some(format!(
-                        "in ECS and owned by this source, but in no manifest: {reason}"
-                    )),
-                    ..observed(Status::OutOfSync, Some(service))
-                },
-            );
-        }
-        // Revisions no service runs any more are not read again: keep the adapter's cache to
-        // what is live and what berth is rolling out.
+    /// ECS could not be read: nothing changed; reported, and tried again after the shortest
+    /// backoff.
+    async fn unreadable(&mut self, snapshot: &Snapshot, started: Instant, err: &str) -> Requeue {
+        error!(error = %err, "cannot read ECS; nothing changed");
+        let summary = ReconcileSummary {
+            revision: snapshot.revision.clone(),
+            result: ReconcileResult::Error,
+            duration_seconds: started.elapsed().as_secs_f64(),
+            counts: BTreeMap::new(),
+            actions: 0,
+            error: Some(err.to_string()),
+            prune: Vec::new(),
+        };
+        self.telemetry
+            .reconcile(started.elapsed(), ReconcileResult::Error);
+        self.state.write().await.reconciled(summary);
+        Requeue::After(self.options.backoff.min)
+    }
+
+    /// Forgets what no longer matters: revisions no service runs any more are not read again
+    /// (the adapter's cache keeps what is live and what berth is rolling out), and services
+    /// gone from git leave the per-service memory.
+    async fn trim_memory(
+        &mut self,
+        live: &LiveState,
+        statuses: &BTreeMap<ServiceId, ServiceState>,
+    ) {
         let keep: BTreeSet<String> = live
             .task_definitions
             .keys()
             .cloned()
-            .chain(
-                statuses
-                    .values()
-                    .filter_map(|s| s.desired_task_definition.clone()),
-            )
-            .chain(
-                statuses
-                    .values()
-                    .filter_map(|s| s.live_task_definition.clone()),
-            )
+            .chain(statuses.values().flat_map(|s| {
+                [
+                    s.desired_task_definition.clone(),
+                    s.live_task_definition.clone(),
+                ]
+                .into_iter()
+                .flatten()
+            }))
             .collect();
         self.ecs.retain_task_definitions(&keep).await;
-        let still_in_git: BTreeSet<&ServiceId> = statuses.keys().collect();
-        self.memory.retain(|id, _| still_in_git.contains(id));
+        self.memory.retain(|id, _| statuses.contains_key(id));
+    }
 
-        let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    /// Reports a finished reconcile: counts per status, the `reconcile finished` line,
+    /// telemetry, and `/status` (services, invalid files, the summary). Returns what next.
+    async fn publish(
+        &mut self,
+        mut summary: ReconcileSummary,
+        statuses: BTreeMap<ServiceId, ServiceState>,
+        invalid_files: Vec<InvalidFile>,
+        manifests_valid: bool,
+        started: Instant,
+        now: Instant,
+    ) -> Requeue {
         for (id, state) in &statuses {
-            *counts.entry(state.status.as_str()).or_default() += 1;
+            *summary.counts.entry(state.status.as_str()).or_default() += 1;
             self.telemetry.service_status(id, state.status);
         }
         let failed = statuses
             .values()
             .any(|s| matches!(s.status, Status::Failed | Status::Invalid));
-        let result = if failed || !outcome.is_valid() {
-            ReconcileResult::Error
-        } else {
-            ReconcileResult::Ok
-        };
+        if failed || !manifests_valid {
+            summary.result = ReconcileResult::Error;
+        }
         let duration = started.elapsed();
-        let count = |status: Status| counts.get(status.as_str()).copied().unwrap_or(0);
+        summary.duration_seconds = duration.as_secs_f64();
+        let count = |status: Status| summary.counts.get(status.as_str()).copied().unwrap_or(0);
         info!(
-            revision = %snapshot.revision,
+            revision = %summary.revision,
             synced = count(Status::Synced),
             progressing = count(Status::Progressing),
             out_of_sync = count(Status::OutOfSync),
             failed = count(Status::Failed),
             invalid = count(Status::Invalid),
             suspended = count(Status::Suspended),
-            actions,
+            actions = summary.actions,
             duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
             "reconcile finished"
         );
-        self.telemetry.reconcile(duration, result);
+        self.telemetry.reconcile(duration, summary.result);
 
         let requeue = self.requeue(&statuses, now);
         let mut state = self.state.write().await;
-        for id in state.services.keys().cloned().collect::<Vec<_>>() {
-            if !statuses.keys().any(|k| k.to_string() == id) {
-                state.services.remove(&id);
-            }
-        }
-        for (id, service) in statuses {
-            state.services.insert(id.to_string(), service);
-        }
+        state.services = statuses
+            .into_iter()
+            .map(|(id, service)| (id.to_string(), service))
+            .collect();
         state.invalid_files = invalid_files;
-        state.reconciled(ReconcileSummary {
-            revision: snapshot.revision.clone(),
-            result,
-            duration_seconds: duration.as_secs_f64(),
-            counts,
-            actions,
-            error: None,
-            prune,
-        });
+        state.reconciled(summary);
         requeue
     }
 
@@ -645,10 +571,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         let names: Vec<String> = candidates.iter().map(|s| s.id.to_string()).collect();
         let refuse = |why: String| {
             warn!(services = ?names, reason = %why, "prune refused");
-            Pruned {
-                notes: vec![why],
-                deleted: BTreeSet::new(),
-            }
+            Pruned::refused(candidates, why)
         };
         if !self.options.prune {
             return refuse(format!(
@@ -667,41 +590,43 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             .iter()
             .copied()
             .partition(|s| seen_before.contains(&s.id));
-        let mut notes: Vec<String> = first_seen
-            .iter()
-            .map(|s| {
+        let mut pruned = Pruned::default();
+        for service in &first_seen {
+            pruned.keep(
+                &service.id,
                 format!(
                     "not pruning {} yet: absent from git at this reconcile only; pruned at the next if still absent",
-                    s.id
-                )
-            })
-            .collect();
+                    service.id
+                ),
+            );
+        }
         if confirmed.len() > self.options.max_prune {
             let confirmed_names: Vec<String> = confirmed.iter().map(|s| s.id.to_string()).collect();
-            notes.push(format!(
+            let why = format!(
                 "not pruning: {} services would be deleted ({}), more than maxPrune {}",
                 confirmed.len(),
                 confirmed_names.join(", "),
                 self.options.max_prune
-            ));
+            );
             warn!(services = ?confirmed_names, "prune refused: more than maxPrune");
-            return Pruned {
-                notes,
-                deleted: BTreeSet::new(),
-            };
+            pruned.notes.push(why.clone());
+            pruned
+                .kept
+                .extend(confirmed.iter().map(|s| (s.id.clone(), why.clone())));
+            return pruned;
         }
-        let deleted = self.delete_confirmed(&confirmed, &mut notes, actions).await;
-        Pruned { notes, deleted }
+        self.delete_confirmed(&confirmed, &mut pruned, actions)
+            .await;
+        pruned
     }
 
     /// Deletes each confirmed prune candidate not tagged `berth:prune=disabled`.
     async fn delete_confirmed(
         &mut self,
         confirmed: &[&LiveService],
-        notes: &mut Vec<String>,
+        pruned: &mut Pruned,
         actions: &mut usize,
-    ) -> BTreeSet<ServiceId> {
-        let mut deleted = BTreeSet::new();
+    ) {
         for service in confirmed {
             if service.tags.get(tags::PRUNE).map(String::as_str) == Some("disabled") {
                 let why = format!(
@@ -710,7 +635,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                     tags::PRUNE
                 );
                 warn!(service = %service.id, "{why}");
-                notes.push(why);
+                pruned.keep(&service.id, why);
                 continue;
             }
             // One forced DeleteService (ECS stops the tasks itself): scaling to 0 first would
@@ -718,16 +643,16 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             match self.ecs.delete_service(&service.id).await {
                 Ok(()) => {
                     info!(service = %service.id, "pruned: deleted");
-                    deleted.insert(service.id.clone());
                     self.prune_pending.remove(&service.id);
                     self.telemetry.apply_action(ApplyAction::DeleteService);
                     self.telemetry.service_removed(&service.id);
                     *actions += 1;
                 }
-                Err(err) => notes.push(format!("pruning {} failed: {err}", service.id)),
+                Err(err) => {
+                    pruned.keep(&service.id, format!("pruning {} failed: {err}", service.id))
+                }
             }
         }
-        deleted
     }
 
     fn requeue(&self, statuses: &BTreeMap<ServiceId, ServiceState>, now: Instant) -> Requeue {
@@ -848,6 +773,220 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             }
             _ => {}
         }
+    }
+}
+
+/// What one pass decided, before applying.
+#[derive(Default)]
+struct Decided<'l> {
+    /// Each service's status so far.
+    statuses: BTreeMap<ServiceId, ServiceState>,
+    /// The plans to apply.
+    to_apply: Vec<ServicePlan>,
+    /// Services owned here and in no manifest.
+    prune_candidates: Vec<&'l LiveService>,
+}
+
+/// Services whose file no longer parses: Invalid, and left exactly as they run.
+fn report_unparsed(
+    unparsed: &UnparsedServices,
+    live: &LiveState,
+    statuses: &mut BTreeMap<ServiceId, ServiceState>,
+) {
+    for (id, (origin, error)) in unparsed {
+        let live_service = live
+            .services
+            .get(id)
+            .or_else(|| live.unlisted.iter().find(|s| &s.id == id));
+        warn!(service = %id, file = %origin, %error, "manifest file does not parse; service left as it is");
+        statuses.insert(
+            id.clone(),
+            ServiceState {
+                manifest: Some(origin.to_string()),
+                last_error: Some(error.clone()),
+                ..observed(Status::Invalid, live_service)
+            },
+        );
+    }
+}
+
+/// The files that do not parse at all, for `/status`.
+fn invalid_files(invalid: &[berth_core::manifest::InvalidManifest]) -> Vec<InvalidFile> {
+    invalid
+        .iter()
+        .filter(|invalid| invalid.id.is_none())
+        .map(|invalid| InvalidFile {
+            file: invalid.origin.file.to_string(),
+            error: error_text(&invalid.diagnostics),
+        })
+        .collect()
+}
+
+/// A service prune left standing: OutOfSync, saying why.
+fn unpruned(service: &LiveService, reason: &str) -> ServiceState {
+    ServiceState {
+        last_error: Some(format!(
+            "in ECS and owned by this source, but in no manifest: {reason}"
+        )),
+        ..observed(Status::OutOfSync, Some(service))
+    }
+}
+
+/// What one pass decides for one planned service, given what berth remembers of it: its status
+/// for `/status`, and whether to apply its plan. Free of the reconciler so that the per-service
+/// memory can be borrowed while telemetry is reported.
+struct Judge<'a> {
+    options: &'a DaemonOptions,
+    telemetry: &'a dyn Telemetry,
+    now: Instant,
+}
+
+impl Judge<'_> {
+    /// The status of `service` and whether to apply it (prune candidates are handled apart).
+    fn decide(
+        &self,
+        service: &ServicePlan,
+        id: &ServiceId,
+        live: Option<&LiveService>,
+        memory: &mut Memory,
+    ) -> (ServiceState, bool) {
+        let mut state = ServiceState {
+            manifest: service.origin.as_ref().map(ToString::to_string),
+            desired_task_definition: memory.following.as_ref().map(|(arn, _, _)| arn.clone()),
+            ..observed(Status::Synced, live)
+        };
+        let mut apply_it = false;
+        match &service.action {
+            Action::Invalid { diagnostics } => {
+                state.status = Status::Invalid;
+                state.last_error = Some(error_text(diagnostics));
+            }
+            Action::Conflict { owner } => {
+                state.status = Status::OutOfSync;
+                state.last_error = Some(berth_core::plan::conflict_reason(owner));
+            }
+            Action::Suspended { changes } => {
+                state.status = Status::Suspended;
+                state.pending_changes = changes.iter().map(|c| c.path.clone()).collect();
+            }
+            Action::NoChange => self.in_sync(live, memory, &mut state),
+            Action::ImageMissing { images } => {
+                state.status = Status::Failed;
+                state.last_error = Some(
+                    images
+                        .iter()
+                        .map(|i| {
+                            format!(
+                                "image {} not found ({}); push it or fix the tag",
+                                i.reference, i.reason
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
+            }
+            Action::RequiresReplacement { fields, .. } => {
+                state.status = Status::OutOfSync;
+                state.last_error = Some(format!(
+                    "{} cannot change in place; recreate the service or revert",
+                    fields.join(", ")
+                ));
+            }
+            Action::Create { .. } | Action::Update { .. } => {
+                apply_it = self.changed(service, id, live, memory, &mut state);
+            }
+            // Handled before deciding: prune has its own rules.
+            Action::WouldPrune { .. } => {}
+        }
+        (state, apply_it)
+    }
+
+    /// Git and ECS agree on the content: is its deployment done, failed, or past its deadline?
+    fn in_sync(&self, live: Option<&LiveService>, memory: &mut Memory, state: &mut ServiceState) {
+        let Some(live) = live else {
+            state.status = Status::Synced;
+            memory.synced(memory.hash);
+            return;
+        };
+        match judge(live, &live.task_definition_arn) {
+            Some(RolloutOutcome::Failed { reason, .. }) => {
+                state.status = Status::Failed;
+                state.last_error = Some(reason);
+            }
+            None => {
+                // A rollout berth did not start (another process, before a restart) is timed
+                // from when berth first saw it.
+                let hash = memory.hash;
+                let (_, _, since) = memory
+                    .following
+                    .get_or_insert_with(|| (live.task_definition_arn.clone(), hash, self.now));
+                if self.now.duration_since(*since) > self.options.progress_deadline {
+                    // Failed, and no longer polled: the next look is the full reconcile at
+                    // `interval` (or a new commit, or a trigger).
+                    state.status = Status::Failed;
+                    state.last_error = Some(past_deadline(self.options.progress_deadline));
+                } else {
+                    state.status = Status::Progressing;
+                }
+            }
+            Some(_) => {
+                state.status = Status::Synced;
+                memory.synced(memory.hash);
+            }
+        }
+    }
+
+    /// Git and ECS differ: apply, unless this content's rollout failed and is backing off, or
+    /// the difference is drift that self-heal off only reports. Returns whether to apply.
+    fn changed(
+        &self,
+        service: &ServicePlan,
+        id: &ServiceId,
+        live: Option<&LiveService>,
+        memory: &mut Memory,
+        state: &mut ServiceState,
+    ) -> bool {
+        let hash = memory.hash;
+        // A rollout berth started for this content that ECS rolled back: Failed.
+        if let (Some((expected, followed_hash, _)), Some(live)) = (&memory.following, live)
+            && *followed_hash == hash
+            && let Some(RolloutOutcome::Failed { reason, .. }) = judge(live, expected)
+        {
+            warn!(service = %id, %reason, "rollout failed");
+            memory.failed(reason, self.now, &self.options.backoff);
+        }
+        if let Some(retry_at) = memory.retry_at
+            && self.now < retry_at
+        {
+            state.status = Status::Failed;
+            state.last_error = memory.error.clone();
+            state.next_retry_seconds = Some((retry_at - self.now).as_secs());
+            return false;
+        }
+        let Action::Update { changes, .. } = &service.action else {
+            return true;
+        };
+        // Git did not change since this service was in sync (remembered, or told by the hash
+        // berth tagged it with when it last applied it, which survives a restart): someone
+        // else changed it.
+        let drifted = memory.synced == Some(hash)
+            || live
+                .and_then(|s| s.tags.get(tags::SPEC_HASH))
+                .is_some_and(|tag| render::spec_hash_matches(tag, hash));
+        if !drifted {
+            return true;
+        }
+        let changes: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
+        if memory.drift.as_ref() != Some(&changes) {
+            warn!(service = %id, drift = ?changes, self_heal = self.options.self_heal, "drift");
+            self.telemetry.drift(id);
+            memory.drift = Some(changes.clone());
+        }
+        if !self.options.self_heal {
+            state.status = Status::OutOfSync;
+            state.pending_changes = changes;
+        }
+        self.options.self_heal
     }
 }
 
