@@ -99,80 +99,57 @@ impl Metrics {
     /// names here that is a bug, caught by this crate's tests.
     pub fn new() -> Result<Self, ServerError> {
         let registry = Registry::new();
-        let reconcile_duration = Histogram::with_opts(
-            HistogramOpts::new(
-                "berth_reconcile_duration_seconds",
-                "Duration of one reconcile of all services, in seconds.",
+        let histogram = |name: &str, help: &str, buckets: &[f64]| {
+            register(
+                &registry,
+                Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec())),
             )
-            .buckets(RECONCILE_BUCKETS.to_vec()),
-        );
-        let reconcile_duration = register(&registry, reconcile_duration)?;
-        let reconcile_total = register(
-            &registry,
-            IntCounterVec::new(
-                Opts::new("berth_reconcile_total", "Reconciles run, by result."),
-                &["result"],
-            ),
+        };
+        let counters = |name: &str, help: &str, labels: &[&str]| {
+            register(&registry, IntCounterVec::new(Opts::new(name, help), labels))
+        };
+        let gauges = |name: &str, help: &str, labels: &[&str]| {
+            register(&registry, IntGaugeVec::new(Opts::new(name, help), labels))
+        };
+        let reconcile_duration = histogram(
+            "berth_reconcile_duration_seconds",
+            "Duration of one reconcile of all services, in seconds.",
+            RECONCILE_BUCKETS,
         )?;
-        let service_status = register(
-            &registry,
-            IntGaugeVec::new(
-                Opts::new(
-                    "berth_service_status",
-                    "1 for each service's current status, 0 for its other statuses.",
-                ),
-                &["cluster", "service", "status"],
-            ),
+        let reconcile_total = counters(
+            "berth_reconcile_total",
+            "Reconciles run, by result.",
+            &["result"],
         )?;
-        let drift_total = register(
-            &registry,
-            IntCounterVec::new(
-                Opts::new(
-                    "berth_drift_total",
-                    "Times a service's live state was found to differ from git without a new commit.",
-                ),
-                &["cluster", "service"],
-            ),
+        let service_status = gauges(
+            "berth_service_status",
+            "1 for each service's current status, 0 for its other statuses.",
+            &["cluster", "service", "status"],
         )?;
-        let git_fetch_duration = register(
-            &registry,
-            Histogram::with_opts(
-                HistogramOpts::new(
-                    "berth_git_fetch_duration_seconds",
-                    "Duration of one fetch of the git source, in seconds.",
-                )
-                .buckets(GIT_FETCH_BUCKETS.to_vec()),
-            ),
+        let drift_total = counters(
+            "berth_drift_total",
+            "Distinct drifts found: a service's live state differing from git without a new commit.",
+            &["cluster", "service"],
         )?;
-        let source_revision = register(
-            &registry,
-            IntGaugeVec::new(
-                Opts::new(
-                    "berth_source_revision_info",
-                    "The source revision (commit) berth currently reconciles to, at 1.",
-                ),
-                &["revision"],
-            ),
+        let git_fetch_duration = histogram(
+            "berth_git_fetch_duration_seconds",
+            "Duration of one fetch of the git source, in seconds.",
+            GIT_FETCH_BUCKETS,
         )?;
-        let aws_requests_total = register(
-            &registry,
-            IntCounterVec::new(
-                Opts::new(
-                    "berth_aws_requests_total",
-                    "HTTP requests to AWS APIs, by operation and outcome.",
-                ),
-                &["operation", "outcome"],
-            ),
+        let source_revision = gauges(
+            "berth_source_revision_info",
+            "The source revision (commit) berth currently reconciles to, at 1.",
+            &["revision"],
         )?;
-        let apply_actions_total = register(
-            &registry,
-            IntCounterVec::new(
-                Opts::new(
-                    "berth_apply_actions_total",
-                    "Changes berth made to ECS, by action.",
-                ),
-                &["action"],
-            ),
+        let aws_requests_total = counters(
+            "berth_aws_requests_total",
+            "HTTP requests to AWS APIs, by operation and outcome.",
+            &["operation", "outcome"],
+        )?;
+        let apply_actions_total = counters(
+            "berth_apply_actions_total",
+            "Changes berth made to ECS, by action.",
+            &["action"],
         )?;
         Ok(Metrics {
             registry,
