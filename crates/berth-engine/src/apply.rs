@@ -326,26 +326,10 @@ async fn apply_service<E: EcsWrite>(
             reason: berth_core::plan::conflict_reason(owner),
             events: Vec::new(),
         },
-        Action::ImageMissing { images } => ServiceOutcome::Failed {
-            reason: images
-                .iter()
-                .map(|i| {
-                    format!(
-                        "image {} not found in ECR ({}); push it or fix the tag",
-                        i.reference, i.reason
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-            events: Vec::new(),
-        },
-        Action::RequiresReplacement { fields, .. } => ServiceOutcome::Failed {
-            reason: format!(
-                "{} cannot change in place; delete and recreate the service, or revert the change",
-                fields.join(", ")
-            ),
-            events: Vec::new(),
-        },
+        Action::ImageMissing { images } => failed(berth_core::plan::image_missing_reason(images)),
+        Action::RequiresReplacement { fields, .. } => {
+            failed(berth_core::plan::replacement_reason(fields))
+        }
         Action::Create { .. } => {
             match create(ecs, manifest, digests, options, observer, &mut actions).await {
                 Ok((arn, seen)) => follow(polls, id, &arn, seen, options, observer).await,

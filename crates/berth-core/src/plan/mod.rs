@@ -158,6 +158,30 @@ pub fn conflict_reason(owner: &str) -> String {
     )
 }
 
+/// Why an [`Action::ImageMissing`] service is not applied, and what to do: the one wording of
+/// `berth apply` and `/status`.
+pub fn image_missing_reason(images: &[MissingImage]) -> String {
+    images
+        .iter()
+        .map(|i| {
+            format!(
+                "image {} not found in ECR ({}); push it or fix the tag",
+                i.reference, i.reason
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Why an [`Action::RequiresReplacement`] service is not applied, and what to do: the one
+/// wording of `berth apply` and `/status`.
+pub fn replacement_reason(fields: &[String]) -> String {
+    format!(
+        "{} cannot change in place; delete and recreate the service, or revert the change",
+        fields.join(", ")
+    )
+}
+
 /// What was read from ECS and ECR for planning.
 #[derive(Debug, Clone, Default)]
 pub struct LiveState {

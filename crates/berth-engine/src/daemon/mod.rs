@@ -7,6 +7,7 @@
 //! wants to run again (a rollout in flight wants a quick look; otherwise the interval).
 
 mod backoff;
+mod decide;
 mod reconcile;
 mod state;
 

@@ -6,15 +6,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_core::diag::Severity;
 use berth_core::live::LiveService;
-use berth_core::manifest::{LoadOptions, ServiceId, ServiceManifest, load};
-use berth_core::plan::{Action, LiveState, Ownership, Plan, ServicePlan, plan};
-use berth_core::render::{self, Provenance, tags};
+use berth_core::manifest::{LoadOptions, ServiceId, load};
+use berth_core::plan::{LiveState, Ownership, Plan, ServicePlan, plan};
+use berth_core::render::{self, Provenance};
 use tokio::sync::RwLock;
 use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
+use super::decide::{
+    self, Decision, Decisions, Event, Memory, PruneRefusal, PruneRules, Rules, error_text,
+    observed, prune_notes,
+};
 use super::state::{InvalidFile, ReconcileSummary, ServiceState};
 use super::{
     ApplyAction, DaemonOptions, DaemonState, ReconcileResult, Snapshot, Status, Telemetry,
@@ -24,7 +27,7 @@ use crate::apply::{
 };
 use crate::ports::{EcsWrite, ImageRegistry};
 use crate::read_live;
-use crate::rollout::{Quiet, RolloutObserver, RolloutOutcome, RolloutTiming, judge};
+use crate::rollout::{Quiet, RolloutObserver, RolloutTiming};
 
 /// When the reconciler wants to run again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,57 +39,6 @@ pub enum Requeue {
     Poll(Duration),
     /// Nothing pending: at the next interval (or on change).
     Interval,
-}
-
-/// What the reconciler remembers about a service between reconciles (only in memory: after a
-/// restart, everything is read again from git and ECS).
-#[derive(Debug, Clone, Default)]
-struct Memory {
-    /// Hash of the manifest content last reconciled.
-    hash: u64,
-    /// Hash of the manifest when the service was last Synced (drift = change since then).
-    synced: Option<u64>,
-    /// The rollout berth started: expected task definition, manifest hash, when.
-    following: Option<(String, u64, Instant)>,
-    /// Consecutive failures of this manifest content.
-    failures: u32,
-    /// Not before this instant will berth retry this manifest content.
-    retry_at: Option<Instant>,
-    /// The last error.
-    error: Option<String>,
-    /// The drift last counted (the fields that differ): the same drift seen again on the next
-    /// pass is not counted again.
-    drift: Option<Vec<String>>,
-}
-
-impl Memory {
-    /// The manifest content `hash` runs and its rollout is done: forget failures and drift.
-    fn synced(&mut self, hash: u64) {
-        self.synced = Some(hash);
-        self.following = None;
-        self.failures = 0;
-        self.retry_at = None;
-        self.drift = None;
-    }
-
-    /// The rollout of this content failed for `reason`: back off. Returns when to retry.
-    fn failed(&mut self, reason: String, now: Instant, backoff: &super::Backoff) -> Instant {
-        self.following = None;
-        self.failures += 1;
-        let retry_at = now + backoff.delay(self.failures);
-        self.retry_at = Some(retry_at);
-        self.error = Some(reason);
-        retry_at
-    }
-}
-
-/// Why a rollout still going after `progressDeadline` is Failed: the one wording.
-fn past_deadline(deadline: Duration) -> String {
-    format!(
-        "the rollout has not finished within progressDeadline ({}s); ECS is still deploying it: \
-         read the service's events, fix the cause in git or revert",
-        deadline.as_secs()
-    )
 }
 
 /// The reconciler: the engine's state between reconciles plus the ports it works through.
@@ -104,34 +56,6 @@ pub struct Reconciler<E, R> {
     /// deletes only a service absent in two consecutive reconciles, so a file missing for a
     /// moment (a directory being copied, a half-written checkout) never deletes anything.
     prune_pending: BTreeSet<ServiceId>,
-}
-
-/// What a reconcile's prune did.
-#[derive(Default)]
-struct Pruned {
-    /// What it refused, and why (also logged), for `lastReconcile.prune`.
-    notes: Vec<String>,
-    /// Why each candidate it did not delete is still there, by service.
-    kept: BTreeMap<ServiceId, String>,
-}
-
-impl Pruned {
-    /// Nothing pruned, for one reason that holds for every candidate.
-    fn refused(candidates: &[&LiveService], why: String) -> Self {
-        Pruned {
-            kept: candidates
-                .iter()
-                .map(|s| (s.id.clone(), why.clone()))
-                .collect(),
-            notes: vec![why],
-        }
-    }
-
-    /// Keeps `id` for `why`, noted.
-    fn keep(&mut self, id: &ServiceId, why: String) {
-        self.notes.push(why.clone());
-        self.kept.insert(id.clone(), why);
-    }
 }
 
 /// The services each manifest file declares, by file path.
@@ -215,16 +139,26 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             ownership = ownership.with_previous_key(legacy);
         }
         let plan = plan(&outcome.services, &outcome.invalid, &live, &ownership);
-        let manifests: BTreeMap<&ServiceId, &ServiceManifest> =
-            outcome.services.iter().map(|m| (&m.id, m)).collect();
+        let hashes: BTreeMap<ServiceId, u64> = outcome
+            .services
+            .iter()
+            .map(|m| (m.id.clone(), render::spec_hash(m)))
+            .collect();
         let now = Instant::now();
         let (file_services, unparsed) = self.remember_files(&outcome);
-
-        let Decided {
-            mut statuses,
-            to_apply,
+        let Decisions {
+            services,
             prune_candidates,
-        } = self.decide_all(&plan, &manifests, &unparsed, &live, now);
+        } = decide::decide(
+            &plan,
+            &hashes,
+            &live,
+            &self.memory,
+            &unparsed.keys().cloned().collect(),
+            &self.rules(),
+            now,
+        );
+        let (mut statuses, to_apply) = self.take(services);
         report_unparsed(&unparsed, &live, &mut statuses);
         self.file_services = file_services;
         let invalid_files = invalid_files(&outcome.invalid);
@@ -239,14 +173,17 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 now,
             )
             .await;
-
-        let Pruned { notes: prune, kept } = self
-            .prune(&prune_candidates, outcome.is_valid(), &mut actions)
+        let candidates: Vec<&LiveService> = prune_candidates
+            .iter()
+            .filter_map(|id| live.unlisted.iter().find(|s| &s.id == id))
+            .collect();
+        let kept = self
+            .prune(&candidates, outcome.is_valid(), &mut actions)
             .await;
         // What prune left standing stays visible, with the reason, until git or prune decides.
-        for service in &prune_candidates {
-            if let Some(reason) = kept.get(&service.id) {
-                statuses.insert(service.id.clone(), unpruned(service, reason));
+        for service in &candidates {
+            if let Some(refusal) = kept.get(&service.id) {
+                statuses.insert(service.id.clone(), unpruned(service, refusal));
             }
         }
         self.trim_memory(&live, &statuses).await;
@@ -257,7 +194,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             counts: BTreeMap::new(),
             actions,
             error: None,
-            prune,
+            prune: prune_notes(&kept),
         };
         self.publish(
             summary,
@@ -270,51 +207,46 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         .await
     }
 
-    /// Decides every planned service ([`Judge::decide`]); prune candidates are set apart, and
-    /// services of files that no longer parse are left to [`report_unparsed`].
-    fn decide_all<'l>(
-        &mut self,
-        plan: &Plan,
-        manifests: &BTreeMap<&ServiceId, &ServiceManifest>,
-        unparsed: &UnparsedServices,
-        live: &'l LiveState,
-        now: Instant,
-    ) -> Decided<'l> {
-        let mut decided = Decided::default();
-        for service in &plan.services {
-            // A file that did not parse: the services it declared before are reported Invalid;
-            // new ones are unknown (and nothing is pruned either way).
-            let Some(id) = service.id.as_ref().filter(|id| !unparsed.contains_key(*id)) else {
-                continue;
-            };
-            if matches!(service.action, Action::WouldPrune { .. }) {
-                decided
-                    .prune_candidates
-                    .extend(live.unlisted.iter().find(|s| &s.id == id));
-                continue;
-            }
-            let hash = manifests.get(id).map_or(0, |m| render::spec_hash(m));
-            let memory = self.memory.entry(id.clone()).or_default();
-            if memory.hash != hash {
-                // New manifest content: a fresh start (new commits are never blocked).
-                *memory = Memory {
-                    hash,
-                    synced: memory.synced,
-                    ..Memory::default()
-                };
-            }
-            let judge = Judge {
-                options: &self.options,
-                telemetry: self.telemetry.as_ref(),
-                now,
-            };
-            let (state, apply_it) = judge.decide(service, id, live.services.get(id), memory);
-            if apply_it {
-                decided.to_apply.push(service.clone());
-            }
-            decided.statuses.insert(id.clone(), state);
+    /// The rules [`decide::decide`] works by.
+    fn rules(&self) -> Rules {
+        Rules {
+            self_heal: self.options.self_heal,
+            progress_deadline: self.options.progress_deadline,
+            backoff: self.options.backoff,
         }
-        decided
+    }
+
+    /// Acts on what was decided short of applying: logs each decision's events (drift is also
+    /// counted), remembers each service, and returns the statuses so far and the plans to
+    /// apply.
+    fn take(
+        &mut self,
+        decisions: Vec<Decision>,
+    ) -> (BTreeMap<ServiceId, ServiceState>, Vec<ServicePlan>) {
+        let mut statuses = BTreeMap::new();
+        let mut to_apply = Vec::new();
+        for decision in decisions {
+            self.log_events(&decision.id, &decision.events);
+            to_apply.extend(decision.apply);
+            self.memory.insert(decision.id.clone(), decision.memory);
+            statuses.insert(decision.id, decision.state);
+        }
+        (statuses, to_apply)
+    }
+
+    /// Logs what a decision saw; drift is also counted.
+    fn log_events(&self, id: &ServiceId, events: &[Event]) {
+        for event in events {
+            match event {
+                Event::Drift { changes } => {
+                    warn!(service = %id, drift = ?changes, self_heal = self.options.self_heal, "drift");
+                    self.telemetry.drift(id);
+                }
+                Event::RolloutFailed { reason } => {
+                    warn!(service = %id, %reason, "rollout failed");
+                }
+            }
+        }
     }
 
     /// Applies the services decided for applying, without following rollouts (a rollout is
@@ -323,7 +255,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         &mut self,
         snapshot: &Snapshot,
         to_apply: Vec<ServicePlan>,
-        manifests: &[ServiceManifest],
+        manifests: &[berth_core::manifest::ServiceManifest],
         live: &LiveState,
         statuses: &mut BTreeMap<ServiceId, ServiceState>,
         now: Instant,
@@ -503,7 +435,8 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         (files, unparsed)
     }
 
-    /// Records what apply did to one service.
+    /// Records what apply did to one service: a change made is followed (its rollout is looked
+    /// at by the next poll); a failure backs off.
     fn record(
         &mut self,
         report: ServiceReport,
@@ -535,15 +468,12 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                     // ECS's service names the new revision as soon as UpdateService returns.
                     state.desired_task_definition = Some(expected.clone());
                     state.live_task_definition = Some(expected.clone());
-                    memory.following = Some((expected, memory.hash, now));
+                    memory.follow(expected, now);
                 }
                 state.status = Status::Progressing;
             }
             ServiceOutcome::Failed { reason, .. } => {
-                memory.failures += 1;
-                let retry_at = now + self.options.backoff.delay(memory.failures);
-                memory.retry_at = Some(retry_at);
-                memory.error = Some(reason.clone());
+                let retry_at = memory.failed(reason.clone(), now, &self.options.backoff);
                 state.status = Status::Failed;
                 state.last_error = Some(reason);
                 state.next_retry_seconds = Some((retry_at - now).as_secs());
@@ -555,104 +485,43 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         }
     }
 
-    /// Deletes services this source owns that git no longer has, if every rule allows it: prune
-    /// is on, every manifest loaded, the service was already absent at the previous reconcile,
-    /// at most `max_prune` at once, and none tagged `berth:prune=disabled`.
+    /// Deletes the prune candidates [`decide::decide_prune`] allows (one forced DeleteService
+    /// each) and returns what it kept, and why.
     async fn prune(
         &mut self,
         candidates: &[&LiveService],
         manifests_valid: bool,
         actions: &mut usize,
-    ) -> Pruned {
+    ) -> BTreeMap<ServiceId, PruneRefusal> {
         let seen_before = std::mem::take(&mut self.prune_pending);
-        if candidates.is_empty() {
-            return Pruned::default();
-        }
-        let names: Vec<String> = candidates.iter().map(|s| s.id.to_string()).collect();
-        let refuse = |why: String| {
-            warn!(services = ?names, reason = %why, "prune refused");
-            Pruned::refused(candidates, why)
+        let rules = PruneRules {
+            enabled: self.options.prune,
+            max: self.options.max_prune,
         };
-        if !self.options.prune {
-            return refuse(format!(
-                "prune is off: {} owned by this source but not in git",
-                names.join(", ")
-            ));
-        }
-        if !manifests_valid {
-            return refuse(
-                "not pruning: some manifests failed to load, so git's set of services is not known"
-                    .into(),
-            );
-        }
-        self.prune_pending = candidates.iter().map(|s| s.id.clone()).collect();
-        let (confirmed, first_seen): (Vec<&LiveService>, Vec<&LiveService>) = candidates
-            .iter()
-            .copied()
-            .partition(|s| seen_before.contains(&s.id));
-        let mut pruned = Pruned::default();
-        for service in &first_seen {
-            pruned.keep(
-                &service.id,
-                format!(
-                    "not pruning {} yet: absent from git at this reconcile only; pruned at the next if still absent",
-                    service.id
-                ),
-            );
-        }
-        if confirmed.len() > self.options.max_prune {
-            let confirmed_names: Vec<String> = confirmed.iter().map(|s| s.id.to_string()).collect();
-            let why = format!(
-                "not pruning: {} services would be deleted ({}), more than maxPrune {}",
-                confirmed.len(),
-                confirmed_names.join(", "),
-                self.options.max_prune
-            );
-            warn!(services = ?confirmed_names, "prune refused: more than maxPrune");
-            pruned.notes.push(why.clone());
-            pruned
-                .kept
-                .extend(confirmed.iter().map(|s| (s.id.clone(), why.clone())));
-            return pruned;
-        }
-        self.delete_confirmed(&confirmed, &mut pruned, actions)
-            .await;
-        pruned
-    }
-
-    /// Deletes each confirmed prune candidate not tagged `berth:prune=disabled`.
-    async fn delete_confirmed(
-        &mut self,
-        confirmed: &[&LiveService],
-        pruned: &mut Pruned,
-        actions: &mut usize,
-    ) {
-        for service in confirmed {
-            if service.tags.get(tags::PRUNE).map(String::as_str) == Some("disabled") {
-                let why = format!(
-                    "not pruning {}: tagged {}=disabled",
-                    service.id,
-                    tags::PRUNE
-                );
-                warn!(service = %service.id, "{why}");
-                pruned.keep(&service.id, why);
-                continue;
-            }
+        let decision = decide::decide_prune(candidates, &seen_before, manifests_valid, rules);
+        self.prune_pending = decision.pending;
+        let mut kept = decision.kept;
+        for id in decision.delete {
             // One forced DeleteService (ECS stops the tasks itself): scaling to 0 first would
             // leave a service at 0 tasks whenever the delete then failed.
-            match self.ecs.delete_service(&service.id).await {
+            match self.ecs.delete_service(&id).await {
                 Ok(()) => {
-                    info!(service = %service.id, "pruned: deleted");
-                    self.prune_pending.remove(&service.id);
+                    info!(service = %id, "pruned: deleted");
+                    self.prune_pending.remove(&id);
                     self.telemetry.apply_action(ApplyAction::DeleteService);
-                    self.telemetry.service_removed(&service.id);
+                    self.telemetry.service_removed(&id);
                     *actions += 1;
                 }
                 Err(err) => {
-                    pruned.keep(&service.id, format!("pruning {} failed: {err}", service.id))
+                    let error = err.to_string();
+                    kept.insert(id, PruneRefusal::DeleteFailed { error });
                 }
             }
         }
+        for note in prune_notes(&kept) {
+            warn!(reason = %note, "prune refused");
+        }
+        kept
     }
 
     fn requeue(&self, statuses: &BTreeMap<ServiceId, ServiceState>, now: Instant) -> Requeue {
@@ -682,19 +551,46 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
 
     /// Looks again at the services whose rollout is in flight, and at nothing else: one
     /// `DescribeServices` per cluster per 10 of them, no `ListServices`, no image or task
-    /// definition reads. Marks each done rollout Synced, a failed or rolled-back one Failed
-    /// (with backoff), and one past `progressDeadline` Failed.
+    /// definition reads. Each is decided again ([`decide::decide_polled`]).
     pub async fn poll_rollouts(&mut self) -> Requeue {
         let now = Instant::now();
         let in_flight = self.in_flight().await;
-        let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        let seen = self.describe_in_flight(&in_flight).await;
+        let mut progressing = false;
+        let shared = Arc::clone(&self.state);
+        let mut state = shared.write().await;
+        let rules = self.rules();
         for id in &in_flight {
+            let (Some(live), Some(service), Some(memory)) = (
+                seen.get(id),
+                state.services.get_mut(&id.to_string()),
+                self.memory.get(id),
+            ) else {
+                progressing = true;
+                continue;
+            };
+            let decision = decide::decide_polled(id, live, service, memory, &rules, now);
+            self.log_events(id, &decision.events);
+            *service = decision.state;
+            self.memory.insert(decision.id, decision.memory);
+            progressing |= service.status == Status::Progressing;
+            self.telemetry.service_status(id, service.status);
+        }
+        drop(state);
+        self.next_look(progressing, now)
+    }
+
+    /// The services in `ids`, read in one `DescribeServices` per cluster (per 10); a cluster
+    /// that cannot be read is left out (looked at again at the next poll).
+    async fn describe_in_flight(&self, ids: &[ServiceId]) -> BTreeMap<ServiceId, LiveService> {
+        let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for id in ids {
             by_cluster
                 .entry(&id.cluster)
                 .or_default()
                 .push(id.name.clone());
         }
-        let mut seen: BTreeMap<ServiceId, LiveService> = BTreeMap::new();
+        let mut seen = BTreeMap::new();
         for (cluster, names) in by_cluster {
             match self.ecs.describe_services(cluster, &names).await {
                 Ok(lookups) => seen.extend(lookups.into_iter().filter_map(|lookup| match lookup {
@@ -706,22 +602,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 }
             }
         }
-        let mut progressing = false;
-        let shared = Arc::clone(&self.state);
-        let mut state = shared.write().await;
-        for id in &in_flight {
-            let (Some(live), Some(service)) =
-                (seen.get(id), state.services.get_mut(&id.to_string()))
-            else {
-                progressing = true;
-                continue;
-            };
-            self.judge_in_flight(id, live, service, now);
-            progressing |= service.status == Status::Progressing;
-            self.telemetry.service_status(id, service.status);
-        }
-        drop(state);
-        self.next_look(progressing, now)
+        seen
     }
 
     /// The services Progressing in `/status` whose rollout berth follows.
@@ -738,53 +619,6 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             .map(|(id, _)| id.clone())
             .collect()
     }
-
-    /// Updates `service` (in `/status`) and its memory from what ECS says of its rollout now.
-    fn judge_in_flight(
-        &mut self,
-        id: &ServiceId,
-        live: &LiveService,
-        service: &mut ServiceState,
-        now: Instant,
-    ) {
-        let memory = self.memory.entry(id.clone()).or_default();
-        let Some((expected, _, since)) = memory.following.clone() else {
-            return;
-        };
-        service.live_task_definition = Some(live.task_definition_arn.clone());
-        service.rollout = primary_rollout(live);
-        match judge(live, &expected) {
-            Some(RolloutOutcome::Completed) => {
-                service.status = Status::Synced;
-                service.last_error = None;
-                let hash = memory.hash;
-                memory.synced(hash);
-            }
-            Some(RolloutOutcome::Failed { reason, .. }) => {
-                warn!(service = %id, %reason, "rollout failed");
-                let retry_at = memory.failed(reason.clone(), now, &self.options.backoff);
-                service.status = Status::Failed;
-                service.last_error = Some(reason);
-                service.next_retry_seconds = Some((retry_at - now).as_secs());
-            }
-            _ if now.duration_since(since) > self.options.progress_deadline => {
-                service.status = Status::Failed;
-                service.last_error = Some(past_deadline(self.options.progress_deadline));
-            }
-            _ => {}
-        }
-    }
-}
-
-/// What one pass decided, before applying.
-#[derive(Default)]
-struct Decided<'l> {
-    /// Each service's status so far.
-    statuses: BTreeMap<ServiceId, ServiceState>,
-    /// The plans to apply.
-    to_apply: Vec<ServicePlan>,
-    /// Services owned here and in no manifest.
-    prune_candidates: Vec<&'l LiveService>,
 }
 
 /// Services whose file no longer parses: Invalid, and left exactly as they run.
@@ -823,206 +657,14 @@ fn invalid_files(invalid: &[berth_core::manifest::InvalidManifest]) -> Vec<Inval
 }
 
 /// A service prune left standing: OutOfSync, saying why.
-fn unpruned(service: &LiveService, reason: &str) -> ServiceState {
+fn unpruned(service: &LiveService, refusal: &PruneRefusal) -> ServiceState {
     ServiceState {
         last_error: Some(format!(
-            "in ECS and owned by this source, but in no manifest: {reason}"
+            "in ECS and owned by this source, but in no manifest: {}",
+            refusal.message(&[&service.id])
         )),
         ..observed(Status::OutOfSync, Some(service))
     }
-}
-
-/// What one pass decides for one planned service, given what berth remembers of it: its status
-/// for `/status`, and whether to apply its plan. Free of the reconciler so that the per-service
-/// memory can be borrowed while telemetry is reported.
-struct Judge<'a> {
-    options: &'a DaemonOptions,
-    telemetry: &'a dyn Telemetry,
-    now: Instant,
-}
-
-impl Judge<'_> {
-    /// The status of `service` and whether to apply it (prune candidates are handled apart).
-    fn decide(
-        &self,
-        service: &ServicePlan,
-        id: &ServiceId,
-        live: Option<&LiveService>,
-        memory: &mut Memory,
-    ) -> (ServiceState, bool) {
-        let mut state = ServiceState {
-            manifest: service.origin.as_ref().map(ToString::to_string),
-            desired_task_definition: memory.following.as_ref().map(|(arn, _, _)| arn.clone()),
-            ..observed(Status::Synced, live)
-        };
-        let mut apply_it = false;
-        match &service.action {
-            Action::Invalid { diagnostics } => {
-                state.status = Status::Invalid;
-                state.last_error = Some(error_text(diagnostics));
-            }
-            Action::Conflict { owner } => {
-                state.status = Status::OutOfSync;
-                state.last_error = Some(berth_core::plan::conflict_reason(owner));
-            }
-            Action::Suspended { changes } => {
-                state.status = Status::Suspended;
-                state.pending_changes = changes.iter().map(|c| c.path.clone()).collect();
-            }
-            Action::NoChange => self.in_sync(live, memory, &mut state),
-            Action::ImageMissing { images } => {
-                state.status = Status::Failed;
-                state.last_error = Some(
-                    images
-                        .iter()
-                        .map(|i| {
-                            format!(
-                                "image {} not found ({}); push it or fix the tag",
-                                i.reference, i.reason
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                );
-            }
-            Action::RequiresReplacement { fields, .. } => {
-                state.status = Status::OutOfSync;
-                state.last_error = Some(format!(
-                    "{} cannot change in place; recreate the service or revert",
-                    fields.join(", ")
-                ));
-            }
-            Action::Create { .. } | Action::Update { .. } => {
-                apply_it = self.changed(service, id, live, memory, &mut state);
-            }
-            // Handled before deciding: prune has its own rules.
-            Action::WouldPrune { .. } => {}
-        }
-        (state, apply_it)
-    }
-
-    /// Git and ECS agree on the content: is its deployment done, failed, or past its deadline?
-    fn in_sync(&self, live: Option<&LiveService>, memory: &mut Memory, state: &mut ServiceState) {
-        let Some(live) = live else {
-            state.status = Status::Synced;
-            memory.synced(memory.hash);
-            return;
-        };
-        match judge(live, &live.task_definition_arn) {
-            Some(RolloutOutcome::Failed { reason, .. }) => {
-                state.status = Status::Failed;
-                state.last_error = Some(reason);
-            }
-            None => {
-                // A rollout berth did not start (another process, before a restart) is timed
-                // from when berth first saw it.
-                let hash = memory.hash;
-                let (_, _, since) = memory
-                    .following
-                    .get_or_insert_with(|| (live.task_definition_arn.clone(), hash, self.now));
-                if self.now.duration_since(*since) > self.options.progress_deadline {
-                    // Failed, and no longer polled: the next look is the full reconcile at
-                    // `interval` (or a new commit, or a trigger).
-                    state.status = Status::Failed;
-                    state.last_error = Some(past_deadline(self.options.progress_deadline));
-                } else {
-                    state.status = Status::Progressing;
-                }
-            }
-            Some(_) => {
-                state.status = Status::Synced;
-                memory.synced(memory.hash);
-            }
-        }
-    }
-
-    /// Git and ECS differ: apply, unless this content's rollout failed and is backing off, or
-    /// the difference is drift that self-heal off only reports. Returns whether to apply.
-    fn changed(
-        &self,
-        service: &ServicePlan,
-        id: &ServiceId,
-        live: Option<&LiveService>,
-        memory: &mut Memory,
-        state: &mut ServiceState,
-    ) -> bool {
-        let hash = memory.hash;
-        // A rollout berth started for this content that ECS rolled back: Failed.
-        if let (Some((expected, followed_hash, _)), Some(live)) = (&memory.following, live)
-            && *followed_hash == hash
-            && let Some(RolloutOutcome::Failed { reason, .. }) = judge(live, expected)
-        {
-            warn!(service = %id, %reason, "rollout failed");
-            memory.failed(reason, self.now, &self.options.backoff);
-        }
-        if let Some(retry_at) = memory.retry_at
-            && self.now < retry_at
-        {
-            state.status = Status::Failed;
-            state.last_error = memory.error.clone();
-            state.next_retry_seconds = Some((retry_at - self.now).as_secs());
-            return false;
-        }
-        let Action::Update { changes, .. } = &service.action else {
-            return true;
-        };
-        // Git did not change since this service was in sync (remembered, or told by the hash
-        // berth tagged it with when it last applied it, which survives a restart): someone
-        // else changed it.
-        let drifted = memory.synced == Some(hash)
-            || live
-                .and_then(|s| s.tags.get(tags::SPEC_HASH))
-                .is_some_and(|tag| render::spec_hash_matches(tag, hash));
-        if !drifted {
-            return true;
-        }
-        let changes: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
-        if memory.drift.as_ref() != Some(&changes) {
-            warn!(service = %id, drift = ?changes, self_heal = self.options.self_heal, "drift");
-            self.telemetry.drift(id);
-            memory.drift = Some(changes.clone());
-        }
-        if !self.options.self_heal {
-            state.status = Status::OutOfSync;
-            state.pending_changes = changes;
-        }
-        self.options.self_heal
-    }
-}
-
-/// The errors among `diagnostics`, each as `file:line:col: path: message`.
-fn error_text(diagnostics: &[berth_core::diag::Diagnostic]) -> String {
-    diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// A service's state with what ECS shows of it (its task definition and rollout), and nothing
-/// else known yet.
-fn observed(status: Status, live: Option<&LiveService>) -> ServiceState {
-    ServiceState {
-        status,
-        manifest: None,
-        desired_task_definition: None,
-        live_task_definition: live.map(|s| s.task_definition_arn.clone()),
-        rollout: live.and_then(primary_rollout),
-        last_error: None,
-        next_retry_seconds: None,
-        pending_changes: Vec::new(),
-    }
-}
-
-fn primary_rollout(service: &LiveService) -> Option<String> {
-    let primary = service.deployments.iter().find(|d| d.status == "PRIMARY")?;
-    Some(format!(
-        "{} {}/{}",
-        primary.rollout_state.as_deref().unwrap_or("-"),
-        primary.running_count,
-        primary.desired_count
-    ))
 }
 
 /// Counts apply actions into telemetry.
