@@ -6,10 +6,12 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum RetryMode {
     /// Exponential backoff with jitter (the SDK's `standard` mode).
-    #[default]
     Standard,
     /// `standard` plus client-side rate limiting that slows down when AWS throttles (the SDK's
-    /// `adaptive` mode): for accounts that share their ECS API quota with other tools.
+    /// `adaptive` mode). The default: berth makes its reads and changes concurrently and lets
+    /// throttling, not a fixed cap, set the pace, which also leaves room for other tools that
+    /// share the account's ECS API quota.
+    #[default]
     Adaptive,
 }
 
@@ -24,7 +26,7 @@ pub struct AwsConfig {
     pub endpoint_url: Option<String>,
     /// Attempts per call, the first included (1 disables retries). Default 3.
     pub max_attempts: u32,
-    /// Retry policy. Default [`RetryMode::Standard`].
+    /// Retry policy. Default [`RetryMode::Adaptive`].
     pub retry_mode: RetryMode,
     /// Limit for a whole call, retries included. Default 60 s; `None` for no limit.
     pub operation_timeout: Option<Duration>,
@@ -41,7 +43,7 @@ impl Default for AwsConfig {
             region: None,
             endpoint_url: None,
             max_attempts: 3,
-            retry_mode: RetryMode::Standard,
+            retry_mode: RetryMode::Adaptive,
             operation_timeout: Some(Duration::from_secs(60)),
             attempt_timeout: Some(Duration::from_secs(20)),
             headers: Vec::new(),

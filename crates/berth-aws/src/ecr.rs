@@ -13,8 +13,9 @@ use crate::{Aws, AwsError};
 /// Image ids per `DescribeImages` call: the API's limit.
 const DESCRIBE_IMAGES_BATCH: usize = 100;
 
-/// Repositories described at once.
-const REPOSITORY_CONCURRENCY: usize = 4;
+/// Repositories described at once: the engine's ceiling on reads in flight; the pace follows
+/// throttling (the SDK's adaptive retry).
+const REPOSITORY_CONCURRENCY: usize = berth_engine::defaults::READS_IN_FLIGHT;
 
 /// The tag an image reference without tag or digest means.
 const DEFAULT_TAG: &str = "latest";

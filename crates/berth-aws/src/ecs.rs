@@ -21,8 +21,9 @@ use crate::{Aws, AwsError};
 /// Names per `DescribeServices` call: the API's limit.
 pub(crate) const DESCRIBE_SERVICES_BATCH: usize = 10;
 
-/// `DescribeServices` calls in flight at once for one `describe_services`.
-const DESCRIBE_SERVICES_CONCURRENCY: usize = 4;
+/// `DescribeServices` calls in flight at once for one `describe_services`: the engine's ceiling
+/// on reads in flight; the pace follows throttling (the SDK's adaptive retry).
+const DESCRIBE_SERVICES_CONCURRENCY: usize = berth_engine::defaults::READS_IN_FLIGHT;
 
 /// The `failures[].reason` of a service that does not exist.
 const MISSING: &str = "MISSING";

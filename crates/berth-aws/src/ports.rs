@@ -62,6 +62,13 @@ impl EcsWrite for Aws {
         Aws::latest_active_task_definition(self, family).await
     }
 
+    async fn latest_active_task_definition_arn(
+        &self,
+        family: &str,
+    ) -> Result<Option<String>, AwsError> {
+        Aws::latest_active_task_definition_arn(self, family).await
+    }
+
     async fn create_service(
         &self,
         id: &ServiceId,

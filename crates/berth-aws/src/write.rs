@@ -125,6 +125,17 @@ impl Aws {
         &self,
         family: &str,
     ) -> Result<Option<Arc<LiveTaskDefinition>>, AwsError> {
+        match self.latest_active_task_definition_arn(family).await? {
+            Some(arn) => self.describe_task_definition(&arn).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The ARN of the family's latest ACTIVE revision (one `ListTaskDefinitions`), if any.
+    pub async fn latest_active_task_definition_arn(
+        &self,
+        family: &str,
+    ) -> Result<Option<String>, AwsError> {
         let output = self
             .ecs_client()
             .list_task_definitions()
@@ -136,16 +147,16 @@ impl Aws {
             .await
             .map_err(|e| AwsError::from_sdk("ECS", "ListTaskDefinitions", e))?;
         // `familyPrefix` is a prefix on some implementations: keep only the exact family.
-        let newest = output.task_definition_arns().iter().find(|arn| {
-            arn.rsplit('/')
-                .next()
-                .and_then(|r| r.rsplit_once(':'))
-                .is_some_and(|(f, _)| f == family)
-        });
-        match newest {
-            Some(arn) => self.describe_task_definition(arn).await.map(Some),
-            None => Ok(None),
-        }
+        Ok(output
+            .task_definition_arns()
+            .iter()
+            .find(|arn| {
+                arn.rsplit('/')
+                    .next()
+                    .and_then(|r| r.rsplit_once(':'))
+                    .is_some_and(|(f, _)| f == family)
+            })
+            .cloned())
     }
 
     /// `CreateService` running `task_definition_arn`, with a `clientToken` derived from the

@@ -25,6 +25,10 @@ pub mod tags {
     /// [`super::spec_hash`] of the manifest the resource was last applied from: after a restart,
     /// a service whose tag equals its manifest's hash differs from git only by drift.
     pub const SPEC_HASH: &str = "berth:spec-hash";
+    /// On a service: proof that the task definition it runs is the one berth registered (or
+    /// reused) for its manifest and resolved image digests, so that planning need not describe
+    /// it (`v1:` and 16 hex digits; see [`crate::plan::task_definition_proof`]).
+    pub const TASK_DEFINITION: &str = "berth:task-definition";
     /// Value of [`MANAGED_BY`].
     pub const MANAGED_BY_VALUE: &str = "berth";
 }
@@ -95,7 +99,7 @@ fn shorten(text: &str, limit: usize) -> String {
 }
 
 /// 64-bit FNV-1a: small, stable across runs, machines and Rust releases (values end up in tags).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     bytes.iter().fold(OFFSET, |hash, byte| {

@@ -3,8 +3,15 @@
 
 use std::time::Duration;
 
-/// Services applied at once.
-pub const CONCURRENCY: usize = 8;
+/// Services changed at once (their calls up to UpdateService; following a rollout takes no
+/// slot). Enough that a typical change of many services goes out in one wave; the SDK's
+/// adaptive retry slows down if AWS throttles.
+pub const CONCURRENCY: usize = 32;
+
+/// Read calls in flight at once in one phase of a reconcile (task definitions, `DescribeServices`
+/// batches, `DescribeImages` per repository): a ceiling, not a pace; the pace follows AWS's
+/// throttling through the SDK's adaptive retry.
+pub const READS_IN_FLIGHT: usize = 64;
 
 /// A rollout still going after this long is reported (and, in the daemon, Failed).
 pub const PROGRESS_DEADLINE: Duration = Duration::from_secs(600);

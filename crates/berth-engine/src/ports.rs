@@ -72,6 +72,20 @@ pub trait EcsWrite: EcsRead {
         family: &str,
     ) -> impl Future<Output = Result<Option<Arc<LiveTaskDefinition>>, Self::Error>> + Send;
 
+    /// The ARN of the family's latest ACTIVE revision, if any (one ListTaskDefinitions): the
+    /// reuse check describes it only when it is not the revision the service already runs.
+    fn latest_active_task_definition_arn(
+        &self,
+        family: &str,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send {
+        async move {
+            Ok(self
+                .latest_active_task_definition(family)
+                .await?
+                .map(|td| td.arn.clone()))
+        }
+    }
+
     /// Creates a service running `task_definition_arn` (`spec.tags` include ownership tags).
     fn create_service(
         &self,
@@ -173,6 +187,13 @@ impl<T: EcsWrite> EcsWrite for Arc<T> {
         family: &str,
     ) -> impl Future<Output = Result<Option<Arc<LiveTaskDefinition>>, Self::Error>> + Send {
         T::latest_active_task_definition(self, family)
+    }
+
+    fn latest_active_task_definition_arn(
+        &self,
+        family: &str,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send {
+        T::latest_active_task_definition_arn(self, family)
     }
 
     fn create_service(

@@ -1,18 +1,16 @@
-//! Reading the live state a plan needs: services (batched), their task definitions (cached by
-//! the adapter), and image digests (batched per repository).
+//! Reading the live state a plan needs: services (batched), image digests (batched per
+//! repository), and the task definitions no tag proves (cached by the adapter).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use berth_core::image::EcrImage;
-use berth_core::live::{ImageResolution, ServiceLookup};
-use berth_core::manifest::{InvalidManifest, ServiceManifest};
-use berth_core::plan::{LiveState, ecr_images};
+use berth_core::live::{ImageResolution, LiveService, ServiceLookup};
+use berth_core::manifest::{InvalidManifest, ServiceId, ServiceManifest};
+use berth_core::plan::{self, LiveState, ecr_images};
+use futures::future;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::ports::{EcsRead, ImageRegistry};
-
-/// How many task definitions are described at once.
-const TASK_DEFINITION_CONCURRENCY: usize = 8;
 
 /// Why the live state could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +45,15 @@ pub(crate) fn ecs_error<E: std::error::Error + Send + Sync + 'static>(
     }
 }
 
-/// Reads what runs for the clusters the manifests name.
+/// Reads what runs for the clusters the manifests name, every read that does not wait for
+/// another at once.
 ///
-/// Per cluster: one `ListServices` (to find services no manifest declares) and
-/// `DescribeServices` for the union of declared and listed names, 10 per call. Then the task
-/// definitions the declared services run (the adapter caches them by ARN) and the manifests'
-/// ECR images, one `DescribeImages` per repository.
+/// At the start, per cluster: `DescribeServices` for the declared names (10 per call) and one
+/// `ListServices` (to find services no manifest declares, described next); and one
+/// `DescribeImages` per ECR repository. Then the task definitions the declared services run,
+/// except those the service's `berth:task-definition` tag proves are the desired revision
+/// (`berth_core::plan::task_definition_proof`): a service berth applied and nobody changed since
+/// costs no task definition read. The adapter caches what it describes by ARN.
 pub async fn read_live<E: EcsRead, R: ImageRegistry>(
     ecs: &E,
     registry: &R,
@@ -70,55 +71,76 @@ pub async fn read_live<E: EcsRead, R: ImageRegistry>(
             .or_default()
             .insert(id.name.clone());
     }
-
-    let mut live = LiveState::default();
-    for (cluster, names) in &declared {
-        let arns = ecs
-            .list_services(cluster)
-            .await
-            .map_err(ecs_error("ListServices", cluster))?;
-        let mut all: BTreeSet<String> = names.clone();
-        all.extend(
-            arns.iter()
-                .map(|arn| arn.rsplit('/').next().unwrap_or(arn).to_string()),
-        );
-        let all: Vec<String> = all.into_iter().collect();
-        let lookups = ecs
-            .describe_services(cluster, &all)
-            .await
-            .map_err(ecs_error("DescribeServices", cluster))?;
-        for lookup in lookups {
-            if let ServiceLookup::Found(service) = lookup {
-                if names.contains(&service.id.name) {
-                    live.services.insert(service.id.clone(), *service);
-                } else {
-                    live.unlisted.push(*service);
-                }
-            }
-        }
+    let clusters = declared
+        .iter()
+        .map(|(cluster, names)| read_cluster(ecs, cluster, names));
+    let (clusters, images) =
+        futures::try_join!(future::try_join_all(clusters), read_images(registry, valid))?;
+    let mut live = LiveState {
+        images,
+        ..LiveState::default()
+    };
+    for (services, unlisted) in clusters {
+        live.services
+            .extend(services.into_iter().map(|s| (s.id.clone(), s)));
+        live.unlisted.extend(unlisted);
     }
+    read_task_definitions(ecs, valid, &mut live).await?;
+    Ok(live)
+}
 
-    let arns: BTreeSet<(String, String)> = live
-        .services
-        .values()
-        .filter(|s| s.status == "ACTIVE")
-        .map(|s| (s.task_definition_arn.clone(), s.id.cluster.clone()))
-        .collect();
-    let task_definitions: Vec<_> = stream::iter(arns)
-        .map(|(arn, cluster)| async move {
-            ecs.describe_task_definition(&arn)
+/// One cluster's declared services and the services in it no manifest declares.
+async fn read_cluster<E: EcsRead>(
+    ecs: &E,
+    cluster: &str,
+    names: &BTreeSet<String>,
+) -> Result<(Vec<LiveService>, Vec<LiveService>), EngineError> {
+    let names_asked: Vec<String> = names.iter().cloned().collect();
+    let (arns, lookups) = futures::try_join!(
+        async {
+            ecs.list_services(cluster)
                 .await
-                .map_err(ecs_error("DescribeTaskDefinition", &cluster))
-        })
-        .buffer_unordered(TASK_DEFINITION_CONCURRENCY)
-        .try_collect()
-        .await?;
-    for task_definition in task_definitions {
-        live.task_definitions
-            .insert(task_definition.arn.clone(), (*task_definition).clone());
-    }
+                .map_err(ecs_error("ListServices", cluster))
+        },
+        async {
+            ecs.describe_services(cluster, &names_asked)
+                .await
+                .map_err(ecs_error("DescribeServices", cluster))
+        }
+    )?;
+    let others: Vec<String> = arns
+        .iter()
+        .map(|arn| arn.rsplit('/').next().unwrap_or(arn).to_string())
+        .filter(|name| !names.contains(name))
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect();
+    let unlisted = if others.is_empty() {
+        Vec::new()
+    } else {
+        ecs.describe_services(cluster, &others)
+            .await
+            .map_err(ecs_error("DescribeServices", cluster))?
+    };
+    Ok((found(lookups), found(unlisted)))
+}
 
-    // Distinct images, with the reference as written so plans can name it.
+fn found(lookups: Vec<ServiceLookup>) -> Vec<LiveService> {
+    lookups
+        .into_iter()
+        .filter_map(|lookup| match lookup {
+            ServiceLookup::Found(service) => Some(*service),
+            ServiceLookup::Missing(_) => None,
+        })
+        .collect()
+}
+
+/// The manifests' distinct ECR images resolved to digests, with the reference as written (so
+/// plans can name it).
+async fn read_images<R: ImageRegistry>(
+    registry: &R,
+    valid: &[ServiceManifest],
+) -> Result<Vec<ImageResolution>, EngineError> {
     let mut images: Vec<EcrImage> = Vec::new();
     let mut references: Vec<String> = Vec::new();
     for manifest in valid {
@@ -129,27 +151,62 @@ pub async fn read_live<E: EcsRead, R: ImageRegistry>(
             }
         }
     }
-    if !images.is_empty() {
-        let resolutions =
-            registry
-                .describe_images(&images)
-                .await
-                .map_err(|source| EngineError::Registry {
-                    source: Box::new(source),
-                })?;
-        // The registry answers in the order it was asked.
-        live.images = resolutions
-            .into_iter()
-            .zip(references)
-            .map(|(resolution, reference)| match resolution {
-                ImageResolution::Found { digest, .. } => {
-                    ImageResolution::Found { reference, digest }
-                }
-                ImageResolution::Missing { reason, .. } => {
-                    ImageResolution::Missing { reference, reason }
-                }
-            })
-            .collect();
+    if images.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(live)
+    let resolutions =
+        registry
+            .describe_images(&images)
+            .await
+            .map_err(|source| EngineError::Registry {
+                source: Box::new(source),
+            })?;
+    // The registry answers in the order it was asked.
+    Ok(resolutions
+        .into_iter()
+        .zip(references)
+        .map(|(resolution, reference)| match resolution {
+            ImageResolution::Found { digest, .. } => ImageResolution::Found { reference, digest },
+            ImageResolution::Missing { reason, .. } => {
+                ImageResolution::Missing { reference, reason }
+            }
+        })
+        .collect())
+}
+
+/// Describes the task definitions the declared ACTIVE services run, but for those their tags
+/// prove (see [`read_live`]).
+async fn read_task_definitions<E: EcsRead>(
+    ecs: &E,
+    valid: &[ServiceManifest],
+    live: &mut LiveState,
+) -> Result<(), EngineError> {
+    let digests = plan::digests(&live.images);
+    let manifests: BTreeMap<&ServiceId, &ServiceManifest> =
+        valid.iter().map(|m| (&m.id, m)).collect();
+    let arns: BTreeSet<(String, String)> = live
+        .services
+        .values()
+        .filter(|s| s.status == "ACTIVE")
+        .filter(|s| {
+            !manifests
+                .get(&s.id)
+                .is_some_and(|m| plan::task_definition_proven(m, &digests, s))
+        })
+        .map(|s| (s.task_definition_arn.clone(), s.id.cluster.clone()))
+        .collect();
+    let task_definitions: Vec<_> = stream::iter(arns)
+        .map(|(arn, cluster)| async move {
+            ecs.describe_task_definition(&arn)
+                .await
+                .map_err(ecs_error("DescribeTaskDefinition", &cluster))
+        })
+        .buffer_unordered(crate::defaults::READS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    for task_definition in task_definitions {
+        live.task_definitions
+            .insert(task_definition.arn.clone(), (*task_definition).clone());
+    }
+    Ok(())
 }

@@ -261,18 +261,17 @@ pub fn plan(
     live: &LiveState,
     ownership: &Ownership,
 ) -> Plan {
-    let mut resolved = ImageDigests::new();
-    let mut missing: BTreeMap<&str, &str> = BTreeMap::new();
-    for resolution in &live.images {
-        match resolution {
-            ImageResolution::Found { reference, digest } => {
-                resolved.insert(reference.clone(), digest.clone());
-            }
+    let resolved = digests(&live.images);
+    let missing: BTreeMap<&str, &str> = live
+        .images
+        .iter()
+        .filter_map(|resolution| match resolution {
             ImageResolution::Missing { reference, reason } => {
-                missing.insert(reference, reason);
+                Some((reference.as_str(), reason.as_str()))
             }
-        }
-    }
+            ImageResolution::Found { .. } => None,
+        })
+        .collect();
 
     let mut services = Vec::new();
     for invalid in invalid {
@@ -357,6 +356,75 @@ pub fn desired_task_definition(
         }
     }
     td
+}
+
+/// The image digests among `images` (the resolutions read from ECR), by reference as written.
+pub fn digests(images: &[ImageResolution]) -> ImageDigests {
+    images
+        .iter()
+        .filter_map(|resolution| match resolution {
+            ImageResolution::Found { reference, digest } => {
+                Some((reference.clone(), digest.clone()))
+            }
+            ImageResolution::Missing { .. } => None,
+        })
+        .collect()
+}
+
+/// The task definition berth registers for `manifest`, and its normalized form without
+/// berth's own tags: what plans compare, and what [`task_definition_proof`] hashes.
+fn desired_task_definition_value(
+    manifest: &ServiceManifest,
+    images: &ImageDigests,
+) -> (TaskDefinitionSpec, serde_json::Value) {
+    let desired = desired_task_definition(manifest, images);
+    let mut value = normalize::task_definition(&desired, images);
+    without_ownership_tags(&mut value);
+    (desired, value)
+}
+
+/// The [`tags::TASK_DEFINITION`] value for a service that runs revision `arn`, registered (or
+/// reused as equal) for `manifest` with these image digests: `v1:` and a hash of the ARN and of
+/// the normalized desired task definition. Revisions are immutable, so while the service runs
+/// `arn` and the manifest and digests hash the same, the revision is the desired one, exactly,
+/// and need not be described. Any change (a new commit, a re-pushed tag, another revision, a
+/// berth whose normalization differs) changes the hash, and planning describes the revision.
+pub fn task_definition_proof(
+    manifest: &ServiceManifest,
+    images: &ImageDigests,
+    arn: &str,
+) -> String {
+    let (_, value) = desired_task_definition_value(manifest, images);
+    proof_text(&value, arn)
+}
+
+/// Whether `service`'s tags prove that its task definition is the one berth registered for
+/// `manifest` with these image digests ([`task_definition_proof`]), so that it need not be read.
+pub fn task_definition_proven(
+    manifest: &ServiceManifest,
+    images: &ImageDigests,
+    service: &LiveService,
+) -> bool {
+    let (_, value) = desired_task_definition_value(manifest, images);
+    proves(service, &value)
+}
+
+fn proves(service: &LiveService, desired_value: &serde_json::Value) -> bool {
+    service
+        .tags
+        .get(tags::TASK_DEFINITION)
+        .is_some_and(|tag| *tag == proof_text(desired_value, &service.task_definition_arn))
+}
+
+/// The version of what [`task_definition_proof`] hashes, before its digits.
+const PROOF_VERSION: &str = "v1";
+
+fn proof_text(desired_value: &serde_json::Value, arn: &str) -> String {
+    let content = format!("{arn}\n{desired_value}");
+    format!(
+        "{PROOF_VERSION}:{:016x}",
+        crate::render::fnv1a(content.as_bytes())
+    )
 }
 
 /// Removes berth's own `berth:*` tags: they record provenance, they are not desired state.
@@ -463,9 +531,7 @@ fn plan_service(
         });
     }
 
-    let desired_td = desired_task_definition(manifest, resolved);
-    let mut desired_td_value = normalize::task_definition(&desired_td, resolved);
-    without_ownership_tags(&mut desired_td_value);
+    let (desired_td, mut desired_td_value) = desired_task_definition_value(manifest, resolved);
     let mut desired_spec = manifest.spec.clone();
     desired_spec.task_definition = None;
     let mut desired_service_value = normalize::service(&desired_spec, Some(&desired_td));
@@ -487,15 +553,20 @@ fn plan_service(
         return plan(Action::Create { changes });
     };
 
-    let live_td = live.task_definitions.get(&live_service.task_definition_arn);
+    // A revision the service's tags prove is the desired one was not described: it is.
+    let live_td = live
+        .task_definitions
+        .get(&live_service.task_definition_arn)
+        .map(|td| &td.spec)
+        .or_else(|| proves(live_service, &desired_td_value).then_some(&desired_td));
     let mut live_td_value = live_td
-        .map(|td| normalize::task_definition(&td.spec, resolved))
+        .map(|td| normalize::task_definition(td, resolved))
         .unwrap_or(serde_json::Value::Null);
     without_ownership_tags(&mut live_td_value);
     // ECS reports the service role as `roleArn`, outside the spec.
     let mut live_spec = live_service.spec.clone();
     live_spec.role = live_service.role_arn.clone();
-    let mut live_service_value = normalize::service(&live_spec, live_td.map(|td| &td.spec));
+    let mut live_service_value = normalize::service(&live_spec, live_td);
     without_ownership_tags(&mut live_service_value);
 
     // `ignoreDifferences` paths name spec fields (`desiredCount`) or task definition fields
