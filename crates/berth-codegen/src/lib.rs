@@ -4,8 +4,9 @@
 //! and the manifest reference for users (`docs/manifest-reference.md`).
 //!
 //! `botocore` reads the model, `plan` picks the shapes berth embeds and applies berth's
-//! overrides, `docs` turns the model's HTML documentation into rustdoc, `names` makes Rust
-//! identifiers, and `render` writes the model source. `sdk` maps the model onto the SDK's
+//! overrides, `fields` derives the service field tables berth-engine uses, `docs` turns the
+//! model's HTML documentation into rustdoc, `names` makes Rust identifiers, and `render` writes
+//! the model source, with a table of every struct's fields by wire name. `sdk` maps the model onto the SDK's
 //! types (with its override table) and `convert` writes the conversions. `reference` writes the
 //! manifest reference from the same plan, with berth's envelope and validation rules from the
 //! Markdown templates in `src/reference/` (berth-core's `tests/reference.rs` checks those
@@ -14,6 +15,7 @@
 mod botocore;
 mod convert;
 mod docs;
+mod fields;
 mod names;
 mod plan;
 mod reference;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::Error;
 use crate::botocore::{ServiceModel, Shape, Structure};
-use crate::names;
+use crate::{fields, names};
 
 /// A botocore input shape that berth embeds in manifests, and how berth departs from it.
 struct Root {
@@ -113,6 +113,13 @@ const ROOTS: &[Root] = &[
     },
 ];
 
+/// The name of the generated enum saying what a field holds (`render` writes it with the table
+/// of every struct's fields); no model shape may take it.
+pub const FIELD_TYPE: &str = "FieldType";
+
+/// The root whose field tables `fields` derives.
+const SERVICE_ROOT: &str = "ServiceSpec";
+
 /// Output shapes whose members, minus those of an input shape, ECS sets itself.
 const DESCRIBE_ONLY: &[(&str, &str, &str)] = &[
     (
@@ -132,8 +139,10 @@ const DESCRIBE_ONLY: &[(&str, &str, &str)] = &[
 pub struct Plan {
     /// The model's API version (`2014-11-13`).
     pub api_version: String,
-    /// String-list constants.
+    /// String-list constants: the describe-only fields.
     pub constants: Vec<Constant>,
+    /// String-list constants: field tables derived from the shapes (see `fields`).
+    pub field_tables: Vec<Constant>,
     /// Structs: the roots first, then the rest by Rust name.
     pub structs: Vec<StructDef>,
     /// Enums by Rust name.
@@ -145,7 +154,8 @@ pub struct Plan {
 pub struct Constant {
     /// The constant's name.
     pub name: String,
-    /// For a describe-only list: the input shape (a root's) whose members it leaves out.
+    /// The input shape (a root's) whose members it leaves out (a describe-only list) or lists
+    /// (a field table).
     pub input_shape: String,
     /// Its doc (Markdown).
     pub doc: String,
@@ -190,6 +200,8 @@ pub struct FieldDef {
     pub wire_name: String,
     /// The Rust type, without `Option`.
     pub rust_type: String,
+    /// What the field holds on the wire.
+    pub wire: Wire,
     /// Whether the field is `Option`.
     pub optional: bool,
     /// Whether the type is a generated enum (an empty string then reads as unset).
@@ -218,12 +230,29 @@ pub struct EnumDef {
     pub variants: Vec<(String, String)>,
 }
 
+/// What a field holds on the wire, in the terms code that walks the model's JSON needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wire {
+    /// A string, number, boolean, enum value or timestamp (berth's unit types included).
+    Scalar,
+    /// An object: the generated struct of that Rust name.
+    Struct(String),
+    /// A list of the element.
+    List(Box<Wire>),
+    /// A map from strings to the value.
+    Map(Box<Wire>),
+    /// Free-form JSON (a botocore `document`).
+    Document,
+}
+
 /// The Rust type of a member's shape.
 struct Resolved {
     /// The Rust type.
     rust_type: String,
     /// Whether it is a generated enum.
     is_enum: bool,
+    /// What it holds on the wire.
+    wire: Wire,
 }
 
 /// Builds the plan from the model.
@@ -263,6 +292,11 @@ pub fn plan(model: &ServiceModel) -> Result<Plan, Error> {
             )));
         }
     }
+    if structs.contains_key(FIELD_TYPE) || enums.contains_key(FIELD_TYPE) {
+        return Err(Error::Clash(format!(
+            "`{FIELD_TYPE}` is both berth's field table type and a model shape"
+        )));
+    }
     let structs: Vec<StructDef> = roots
         .into_iter()
         .chain(structs.into_iter().map(|(_, (_, def))| def))
@@ -273,9 +307,14 @@ pub fn plan(model: &ServiceModel) -> Result<Plan, Error> {
     for (name, output, input) in DESCRIBE_ONLY {
         constants.push(describe_only(model, name, output, input)?);
     }
+    let Some(service) = structs.iter().find(|def| def.name == SERVICE_ROOT) else {
+        return Err(Error::MissingShape(SERVICE_ROOT.to_string()));
+    };
+    let field_tables = fields::service_tables(model, service)?;
     Ok(Plan {
         api_version: model.metadata.api_version.clone(),
         constants,
+        field_tables,
         structs,
         enums: enums.into_values().map(|(_, def)| def).collect(),
     })
@@ -350,6 +389,7 @@ impl Planner<'_> {
                     Resolved {
                         rust_type: type_override.rust_type.to_string(),
                         is_enum: false,
+                        wire: override_wire(type_override.rust_type),
                     }
                 }
                 None => self.resolve(&member.shape)?,
@@ -361,6 +401,7 @@ impl Planner<'_> {
                 name: names::field_name(wire_name).map_err(Error::Name)?,
                 wire_name: wire_name.clone(),
                 rust_type: resolved.rust_type,
+                wire: resolved.wire,
                 optional,
                 is_enum: resolved.is_enum,
                 validated: optional_override.is_some_and(|o| o.validated),
@@ -394,6 +435,7 @@ impl Planner<'_> {
                 name: names::field_name(wire_name).map_err(Error::Name)?,
                 wire_name: wire_name.clone(),
                 rust_type: resolved.rust_type,
+                wire: resolved.wire,
                 optional: !structure.is_required(wire_name),
                 is_enum: resolved.is_enum,
                 validated: false,
@@ -426,15 +468,20 @@ impl Planner<'_> {
 
     /// The Rust type of a shape; queues the structures and enums it uses.
     fn resolve(&mut self, shape_name: &str) -> Result<Resolved, Error> {
-        let plain = |rust_type: &str| Resolved {
+        let plain = |rust_type: &str, wire: Wire| Resolved {
             rust_type: rust_type.to_string(),
             is_enum: false,
+            wire,
         };
+        let scalar = |rust_type: &str| plain(rust_type, Wire::Scalar);
         let resolved = match self.model.shape(shape_name)? {
-            Shape::Structure(structure) if structure.document => plain("serde_json::Value"),
+            Shape::Structure(structure) if structure.document => {
+                plain("serde_json::Value", Wire::Document)
+            }
             Shape::Structure(_) => {
                 self.reach(shape_name);
-                plain(&names::type_name(shape_name))
+                let name = names::type_name(shape_name);
+                plain(&name, Wire::Struct(name.clone()))
             }
             Shape::String {
                 values: Some(_), ..
@@ -443,24 +490,31 @@ impl Planner<'_> {
                 Resolved {
                     rust_type: names::type_name(shape_name),
                     is_enum: true,
+                    wire: Wire::Scalar,
                 }
             }
-            Shape::String { values: None, .. } | Shape::Timestamp | Shape::Blob => plain("String"),
-            Shape::Integer(_) => plain("i32"),
-            Shape::Long(_) => plain("i64"),
-            Shape::Boolean(_) => plain("bool"),
-            Shape::Double(_) | Shape::Float(_) => plain("f64"),
+            Shape::String { values: None, .. } | Shape::Timestamp | Shape::Blob => scalar("String"),
+            Shape::Integer(_) => scalar("i32"),
+            Shape::Long(_) => scalar("i64"),
+            Shape::Boolean(_) => scalar("bool"),
+            Shape::Double(_) | Shape::Float(_) => scalar("f64"),
             Shape::List { member, .. } => {
                 let element = self.resolve(&member.shape)?;
-                plain(&format!("Vec<{}>", element.rust_type))
+                plain(
+                    &format!("Vec<{}>", element.rust_type),
+                    Wire::List(Box::new(element.wire)),
+                )
             }
             Shape::Map { key, value } => {
                 let key = self.resolve(&key.shape)?;
                 let value = self.resolve(&value.shape)?;
-                plain(&format!(
-                    "std::collections::BTreeMap<{}, {}>",
-                    key.rust_type, value.rust_type
-                ))
+                plain(
+                    &format!(
+                        "std::collections::BTreeMap<{}, {}>",
+                        key.rust_type, value.rust_type
+                    ),
+                    Wire::Map(Box::new(value.wire)),
+                )
             }
         };
         Ok(resolved)
@@ -471,6 +525,16 @@ impl Planner<'_> {
         if self.reached.insert(shape_name.to_string()) {
             self.pending.push(shape_name.to_string());
         }
+    }
+}
+
+/// What a member whose type berth overrides holds: another root's struct (the task definition
+/// written inline) or one of berth's unit types, which read and write a scalar.
+fn override_wire(rust_type: &str) -> Wire {
+    if ROOTS.iter().any(|root| root.rust_name == rust_type) {
+        Wire::Struct(rust_type.to_string())
+    } else {
+        Wire::Scalar
     }
 }
 

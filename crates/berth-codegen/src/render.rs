@@ -1,7 +1,7 @@
 //! Writing the plan out as the Rust source of `berth-core/src/model/ecs.rs`.
 
 use crate::docs;
-use crate::plan::{Constant, Doc, EnumDef, FieldDef, Plan, StructDef};
+use crate::plan::{Constant, Doc, EnumDef, FIELD_TYPE, FieldDef, Plan, StructDef, Wire};
 
 /// Longest doc comment line, indentation and `/// ` included (long words excepted).
 const DOC_WIDTH: usize = 96;
@@ -16,7 +16,7 @@ const TYPE_DOC_GROUPS: usize = 6;
 pub fn render(plan: &Plan, botocore_version: &str) -> String {
     let mut out = Out::default();
     header(&mut out, plan, botocore_version);
-    for constant in &plan.constants {
+    for constant in plan.constants.iter().chain(&plan.field_tables) {
         out.blank();
         constant_def(&mut out, constant);
     }
@@ -28,6 +28,8 @@ pub fn render(plan: &Plan, botocore_version: &str) -> String {
         out.blank();
         enum_def(&mut out, def);
     }
+    out.blank();
+    schema(&mut out, &plan.structs);
     out.blank();
     footer(&mut out);
     out.text
@@ -298,6 +300,113 @@ fn enum_def(out: &mut Out, def: &EnumDef) {
     out.line(2, "value.parse().map_err(serde::de::Error::custom)");
     out.line(1, "}");
     out.line(0, "}");
+}
+
+/// `FieldType`, `STRUCT_FIELDS` and `struct_fields`: every struct's fields as data.
+fn schema(out: &mut Out, structs: &[StructDef]) {
+    field_type_enum(out);
+    out.blank();
+    struct_fields_table(out, structs);
+}
+
+/// The `FieldType` enum.
+fn field_type_enum(out: &mut Out) {
+    out.line(
+        0,
+        "/// What a field of a generated struct holds on the wire (see [`STRUCT_FIELDS`]).",
+    );
+    out.line(0, "#[derive(Debug, Clone, Copy, PartialEq, Eq)]");
+    out.line(0, &format!("pub enum {FIELD_TYPE} {{"));
+    let variants = [
+        (
+            "A string, number, boolean, enum value or timestamp (berth's task `cpu` and \
+             `memory` too).",
+            "Scalar".to_string(),
+        ),
+        (
+            "An object: the generated struct of that name.",
+            "Struct(&'static str)".to_string(),
+        ),
+        (
+            "A list of the element.",
+            format!("List(&'static {FIELD_TYPE})"),
+        ),
+        (
+            "A map from strings to the value.",
+            format!("Map(&'static {FIELD_TYPE})"),
+        ),
+        (
+            "Free-form JSON (`serde_json::Value`).",
+            "Document".to_string(),
+        ),
+    ];
+    for (doc, variant) in variants {
+        let doc = Doc {
+            before: vec![doc.to_string()],
+            ..Doc::default()
+        };
+        out.doc(1, &doc, usize::MAX);
+        out.line(1, &format!("{variant},"));
+    }
+    out.line(0, "}");
+}
+
+/// `STRUCT_FIELDS` and its lookup function `struct_fields`.
+fn struct_fields_table(out: &mut Out, structs: &[StructDef]) {
+    let doc = Doc {
+        before: vec![
+            "Every generated struct by Rust name, with its fields by wire name and what each \
+             holds, in model order: the model's field names as data, so that code naming fields \
+             as strings (berth's normalization rules) can be checked against the model."
+                .to_string(),
+        ],
+        ..Doc::default()
+    };
+    out.doc(0, &doc, usize::MAX);
+    out.line(
+        0,
+        &format!("pub const STRUCT_FIELDS: &[(&str, &[(&str, {FIELD_TYPE})])] = &["),
+    );
+    for def in structs {
+        if def.fields.is_empty() {
+            out.line(1, &format!("({:?}, &[]),", def.name));
+            continue;
+        }
+        out.line(1, &format!("({:?}, &[", def.name));
+        for field in &def.fields {
+            let wire = wire_expr(&field.wire);
+            out.line(2, &format!("({:?}, {wire}),", field.wire_name));
+        }
+        out.line(1, "]),");
+    }
+    out.line(0, "];");
+    out.blank();
+    out.line(
+        0,
+        "/// The fields of the generated struct named `name` (see [`STRUCT_FIELDS`]).",
+    );
+    out.line(
+        0,
+        &format!(
+            "pub fn struct_fields(name: &str) -> Option<&'static [(&'static str, {FIELD_TYPE})]> {{"
+        ),
+    );
+    out.line(
+        1,
+        "STRUCT_FIELDS.iter().find(|(struct_name, _)| *struct_name == name).map(|(_, fields)| *fields)",
+    );
+    out.line(0, "}");
+}
+
+/// A `FieldType` constant expression for a field's wire type.
+fn wire_expr(wire: &Wire) -> String {
+    match wire {
+        Wire::Scalar => format!("{FIELD_TYPE}::Scalar"),
+        Wire::Struct(name) => format!("{FIELD_TYPE}::Struct({name:?})"),
+        Wire::List(element) => format!("{FIELD_TYPE}::List(&{})", wire_expr(element)),
+        Wire::Map(value) => format!("{FIELD_TYPE}::Map(&{})", wire_expr(value)),
+        Wire::Document => format!("{FIELD_TYPE}::Document"),
+    }
 }
 
 /// The helper the enums' `FromStr` impls share.

@@ -50,6 +50,34 @@ pub const TASK_DEFINITION_DESCRIBE_ONLY_FIELDS: &[&str] = &[
     "taskDefinitionArn",
 ];
 
+/// The `ServiceSpec` fields whose type is a list: the members of the ECS `CreateServiceRequest`
+/// shape that `ServiceSpec` keeps and whose shape is a `list`. Sorted.
+pub const SERVICE_LIST_FIELDS: &[&str] = &[
+    "capacityProviderStrategy",
+    "gatewayConnectors",
+    "loadBalancers",
+    "placementConstraints",
+    "placementStrategy",
+    "serviceRegistries",
+    "tags",
+    "volumeConfigurations",
+    "vpcLatticeConfigurations",
+];
+
+/// The `ServiceSpec` fields that are objects of plain fields all the way down: the members of
+/// the ECS `CreateServiceRequest` shape that `ServiceSpec` keeps whose shape is a `structure`
+/// whose members are, recursively through structures, scalars, lists or such structures, never
+/// a map or a free-form document (their keys are data, not fields). Lists are not looked into:
+/// berth compares a list whole, so a field path into one of these objects that ends at a scalar
+/// names fields only (berth-core's `tests/normalize_fields.rs` checks that normalization keys
+/// no list inside them). Sorted.
+pub const SERVICE_PLAIN_OBJECT_FIELDS: &[&str] = &[
+    "deploymentConfiguration",
+    "deploymentController",
+    "monitoring",
+    "networkConfiguration",
+];
+
 /// A service as a berth manifest's `spec` writes it: the input of ECS `CreateService` (botocore
 /// shape `CreateServiceRequest`) without `cluster`, `serviceName` and `clientToken`, which
 /// berth takes from the manifest's `metadata` or sets itself, and with the task definition
@@ -6782,6 +6810,514 @@ impl<'de> Deserialize<'de> for VersionConsistency {
         let value = String::deserialize(deserializer)?;
         value.parse().map_err(serde::de::Error::custom)
     }
+}
+
+/// What a field of a generated struct holds on the wire (see [`STRUCT_FIELDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// A string, number, boolean, enum value or timestamp (berth's task `cpu` and `memory`
+    /// too).
+    Scalar,
+    /// An object: the generated struct of that name.
+    Struct(&'static str),
+    /// A list of the element.
+    List(&'static FieldType),
+    /// A map from strings to the value.
+    Map(&'static FieldType),
+    /// Free-form JSON (`serde_json::Value`).
+    Document,
+}
+
+/// Every generated struct by Rust name, with its fields by wire name and what each holds, in
+/// model order: the model's field names as data, so that code naming fields as strings (berth's
+/// normalization rules) can be checked against the model.
+pub const STRUCT_FIELDS: &[(&str, &[(&str, FieldType)])] = &[
+    ("ServiceSpec", &[
+        ("taskDefinition", FieldType::Struct("TaskDefinitionSpec")),
+        ("availabilityZoneRebalancing", FieldType::Scalar),
+        ("loadBalancers", FieldType::List(&FieldType::Struct("LoadBalancer"))),
+        ("serviceRegistries", FieldType::List(&FieldType::Struct("ServiceRegistry"))),
+        ("desiredCount", FieldType::Scalar),
+        ("launchType", FieldType::Scalar),
+        ("capacityProviderStrategy", FieldType::List(&FieldType::Struct("CapacityProviderStrategyItem"))),
+        ("platformVersion", FieldType::Scalar),
+        ("role", FieldType::Scalar),
+        ("deploymentConfiguration", FieldType::Struct("DeploymentConfiguration")),
+        ("placementConstraints", FieldType::List(&FieldType::Struct("PlacementConstraint"))),
+        ("placementStrategy", FieldType::List(&FieldType::Struct("PlacementStrategy"))),
+        ("networkConfiguration", FieldType::Struct("NetworkConfiguration")),
+        ("healthCheckGracePeriodSeconds", FieldType::Scalar),
+        ("schedulingStrategy", FieldType::Scalar),
+        ("deploymentController", FieldType::Struct("DeploymentController")),
+        ("tags", FieldType::List(&FieldType::Struct("Tag"))),
+        ("enableECSManagedTags", FieldType::Scalar),
+        ("propagateTags", FieldType::Scalar),
+        ("enableExecuteCommand", FieldType::Scalar),
+        ("serviceConnectConfiguration", FieldType::Struct("ServiceConnectConfiguration")),
+        ("volumeConfigurations", FieldType::List(&FieldType::Struct("ServiceVolumeConfiguration"))),
+        ("vpcLatticeConfigurations", FieldType::List(&FieldType::Struct("VpcLatticeConfiguration"))),
+        ("gatewayConnectors", FieldType::List(&FieldType::Struct("GatewayConnector"))),
+        ("monitoring", FieldType::Struct("MonitoringConfiguration")),
+    ]),
+    ("TaskDefinitionSpec", &[
+        ("family", FieldType::Scalar),
+        ("taskRoleArn", FieldType::Scalar),
+        ("executionRoleArn", FieldType::Scalar),
+        ("networkMode", FieldType::Scalar),
+        ("containerDefinitions", FieldType::List(&FieldType::Struct("ContainerDefinition"))),
+        ("volumes", FieldType::List(&FieldType::Struct("Volume"))),
+        ("placementConstraints", FieldType::List(&FieldType::Struct("TaskDefinitionPlacementConstraint"))),
+        ("requiresCompatibilities", FieldType::List(&FieldType::Scalar)),
+        ("cpu", FieldType::Scalar),
+        ("memory", FieldType::Scalar),
+        ("tags", FieldType::List(&FieldType::Struct("Tag"))),
+        ("pidMode", FieldType::Scalar),
+        ("ipcMode", FieldType::Scalar),
+        ("proxyConfiguration", FieldType::Struct("ProxyConfiguration")),
+        ("inferenceAccelerators", FieldType::List(&FieldType::Struct("InferenceAccelerator"))),
+        ("ephemeralStorage", FieldType::Struct("EphemeralStorage")),
+        ("runtimePlatform", FieldType::Struct("RuntimePlatform")),
+        ("enableFaultInjection", FieldType::Scalar),
+        ("trustedExecutionConfiguration", FieldType::Struct("TrustedExecutionConfiguration")),
+    ]),
+    ("AdvancedConfiguration", &[
+        ("alternateTargetGroupArn", FieldType::Scalar),
+        ("productionListenerRule", FieldType::Scalar),
+        ("testListenerRule", FieldType::Scalar),
+        ("roleArn", FieldType::Scalar),
+    ]),
+    ("AwsVpcConfiguration", &[
+        ("subnets", FieldType::List(&FieldType::Scalar)),
+        ("securityGroups", FieldType::List(&FieldType::Scalar)),
+        ("assignPublicIp", FieldType::Scalar),
+    ]),
+    ("CanaryConfiguration", &[
+        ("canaryPercent", FieldType::Scalar),
+        ("canaryBakeTimeInMinutes", FieldType::Scalar),
+    ]),
+    ("CapacityProviderStrategyItem", &[
+        ("capacityProvider", FieldType::Scalar),
+        ("weight", FieldType::Scalar),
+        ("base", FieldType::Scalar),
+    ]),
+    ("ContainerDefinition", &[
+        ("name", FieldType::Scalar),
+        ("image", FieldType::Scalar),
+        ("repositoryCredentials", FieldType::Struct("RepositoryCredentials")),
+        ("cpu", FieldType::Scalar),
+        ("memory", FieldType::Scalar),
+        ("memoryReservation", FieldType::Scalar),
+        ("links", FieldType::List(&FieldType::Scalar)),
+        ("portMappings", FieldType::List(&FieldType::Struct("PortMapping"))),
+        ("essential", FieldType::Scalar),
+        ("restartPolicy", FieldType::Struct("ContainerRestartPolicy")),
+        ("entryPoint", FieldType::List(&FieldType::Scalar)),
+        ("command", FieldType::List(&FieldType::Scalar)),
+        ("environment", FieldType::List(&FieldType::Struct("KeyValuePair"))),
+        ("environmentFiles", FieldType::List(&FieldType::Struct("EnvironmentFile"))),
+        ("mountPoints", FieldType::List(&FieldType::Struct("MountPoint"))),
+        ("volumesFrom", FieldType::List(&FieldType::Struct("VolumeFrom"))),
+        ("linuxParameters", FieldType::Struct("LinuxParameters")),
+        ("secrets", FieldType::List(&FieldType::Struct("Secret"))),
+        ("dependsOn", FieldType::List(&FieldType::Struct("ContainerDependency"))),
+        ("startTimeout", FieldType::Scalar),
+        ("stopTimeout", FieldType::Scalar),
+        ("versionConsistency", FieldType::Scalar),
+        ("hostname", FieldType::Scalar),
+        ("user", FieldType::Scalar),
+        ("workingDirectory", FieldType::Scalar),
+        ("disableNetworking", FieldType::Scalar),
+        ("privileged", FieldType::Scalar),
+        ("readonlyRootFilesystem", FieldType::Scalar),
+        ("dnsServers", FieldType::List(&FieldType::Scalar)),
+        ("dnsSearchDomains", FieldType::List(&FieldType::Scalar)),
+        ("extraHosts", FieldType::List(&FieldType::Struct("HostEntry"))),
+        ("dockerSecurityOptions", FieldType::List(&FieldType::Scalar)),
+        ("interactive", FieldType::Scalar),
+        ("pseudoTerminal", FieldType::Scalar),
+        ("dockerLabels", FieldType::Map(&FieldType::Scalar)),
+        ("ulimits", FieldType::List(&FieldType::Struct("Ulimit"))),
+        ("logConfiguration", FieldType::Struct("LogConfiguration")),
+        ("healthCheck", FieldType::Struct("HealthCheck")),
+        ("systemControls", FieldType::List(&FieldType::Struct("SystemControl"))),
+        ("resourceRequirements", FieldType::List(&FieldType::Struct("ResourceRequirement"))),
+        ("firelensConfiguration", FieldType::Struct("FirelensConfiguration")),
+        ("credentialSpecs", FieldType::List(&FieldType::Scalar)),
+    ]),
+    ("ContainerDependency", &[
+        ("containerName", FieldType::Scalar),
+        ("condition", FieldType::Scalar),
+    ]),
+    ("ContainerRestartPolicy", &[
+        ("enabled", FieldType::Scalar),
+        ("ignoredExitCodes", FieldType::List(&FieldType::Scalar)),
+        ("restartAttemptPeriod", FieldType::Scalar),
+    ]),
+    ("DeploymentAlarms", &[
+        ("alarmNames", FieldType::List(&FieldType::Scalar)),
+        ("rollback", FieldType::Scalar),
+        ("enable", FieldType::Scalar),
+    ]),
+    ("DeploymentCircuitBreaker", &[
+        ("enable", FieldType::Scalar),
+        ("rollback", FieldType::Scalar),
+        ("resetOnHealthyTask", FieldType::Scalar),
+        ("thresholdConfiguration", FieldType::Struct("ThresholdConfiguration")),
+    ]),
+    ("DeploymentConfiguration", &[
+        ("deploymentCircuitBreaker", FieldType::Struct("DeploymentCircuitBreaker")),
+        ("maximumPercent", FieldType::Scalar),
+        ("minimumHealthyPercent", FieldType::Scalar),
+        ("alarms", FieldType::Struct("DeploymentAlarms")),
+        ("strategy", FieldType::Scalar),
+        ("bakeTimeInMinutes", FieldType::Scalar),
+        ("lifecycleHooks", FieldType::List(&FieldType::Struct("DeploymentLifecycleHook"))),
+        ("linearConfiguration", FieldType::Struct("LinearConfiguration")),
+        ("canaryConfiguration", FieldType::Struct("CanaryConfiguration")),
+        ("earlySuccessCriteria", FieldType::Struct("DeploymentEarlySuccessCriteria")),
+    ]),
+    ("DeploymentController", &[
+        ("type", FieldType::Scalar),
+    ]),
+    ("DeploymentEarlySuccessCriteria", &[
+        ("enable", FieldType::Scalar),
+        ("healthyPercent", FieldType::Scalar),
+        ("sourceServiceRevisionCleanup", FieldType::Scalar),
+    ]),
+    ("DeploymentLifecycleHook", &[
+        ("targetType", FieldType::Scalar),
+        ("hookTargetArn", FieldType::Scalar),
+        ("roleArn", FieldType::Scalar),
+        ("lifecycleStages", FieldType::List(&FieldType::Scalar)),
+        ("hookDetails", FieldType::Document),
+        ("timeoutConfiguration", FieldType::Struct("DeploymentLifecycleHookTimeoutConfiguration")),
+    ]),
+    ("DeploymentLifecycleHookTimeoutConfiguration", &[
+        ("timeoutInMinutes", FieldType::Scalar),
+        ("action", FieldType::Scalar),
+    ]),
+    ("Device", &[
+        ("hostPath", FieldType::Scalar),
+        ("containerPath", FieldType::Scalar),
+        ("permissions", FieldType::List(&FieldType::Scalar)),
+    ]),
+    ("DockerVolumeConfiguration", &[
+        ("scope", FieldType::Scalar),
+        ("autoprovision", FieldType::Scalar),
+        ("driver", FieldType::Scalar),
+        ("driverOpts", FieldType::Map(&FieldType::Scalar)),
+        ("labels", FieldType::Map(&FieldType::Scalar)),
+    ]),
+    ("EbsTagSpecification", &[
+        ("resourceType", FieldType::Scalar),
+        ("tags", FieldType::List(&FieldType::Struct("Tag"))),
+        ("propagateTags", FieldType::Scalar),
+    ]),
+    ("EfsAuthorizationConfig", &[
+        ("accessPointId", FieldType::Scalar),
+        ("iam", FieldType::Scalar),
+    ]),
+    ("EfsVolumeConfiguration", &[
+        ("fileSystemId", FieldType::Scalar),
+        ("rootDirectory", FieldType::Scalar),
+        ("transitEncryption", FieldType::Scalar),
+        ("transitEncryptionPort", FieldType::Scalar),
+        ("authorizationConfig", FieldType::Struct("EfsAuthorizationConfig")),
+    ]),
+    ("EnvironmentFile", &[
+        ("value", FieldType::Scalar),
+        ("type", FieldType::Scalar),
+    ]),
+    ("EphemeralStorage", &[
+        ("sizeInGiB", FieldType::Scalar),
+    ]),
+    ("FSxWindowsFileServerAuthorizationConfig", &[
+        ("credentialsParameter", FieldType::Scalar),
+        ("domain", FieldType::Scalar),
+    ]),
+    ("FSxWindowsFileServerVolumeConfiguration", &[
+        ("fileSystemId", FieldType::Scalar),
+        ("rootDirectory", FieldType::Scalar),
+        ("authorizationConfig", FieldType::Struct("FSxWindowsFileServerAuthorizationConfig")),
+    ]),
+    ("FirelensConfiguration", &[
+        ("type", FieldType::Scalar),
+        ("options", FieldType::Map(&FieldType::Scalar)),
+    ]),
+    ("GatewayConnector", &[
+        ("portName", FieldType::Scalar),
+        ("healthCheck", FieldType::Struct("GatewayConnectorHealthCheck")),
+        ("filters", FieldType::Struct("GatewayConnectorFilters")),
+        ("deregistrationDelay", FieldType::Struct("GatewayConnectorDeregistrationDelay")),
+    ]),
+    ("GatewayConnectorDeregistrationDelay", &[
+        ("timeoutSeconds", FieldType::Scalar),
+    ]),
+    ("GatewayConnectorFilters", &[
+        ("accessTypes", FieldType::List(&FieldType::Scalar)),
+    ]),
+    ("GatewayConnectorHealthCheck", &[
+        ("healthCheckProtocol", FieldType::Scalar),
+        ("healthCheckPort", FieldType::Scalar),
+        ("healthCheckPath", FieldType::Scalar),
+        ("healthCheckTimeoutSeconds", FieldType::Scalar),
+        ("healthCheckIntervalSeconds", FieldType::Scalar),
+        ("healthyThresholdCount", FieldType::Scalar),
+        ("unhealthyThresholdCount", FieldType::Scalar),
+        ("matcher", FieldType::Struct("GatewayConnectorHealthCheckMatcher")),
+    ]),
+    ("GatewayConnectorHealthCheckMatcher", &[
+        ("httpCode", FieldType::Scalar),
+        ("grpcCode", FieldType::Scalar),
+    ]),
+    ("HealthCheck", &[
+        ("command", FieldType::List(&FieldType::Scalar)),
+        ("interval", FieldType::Scalar),
+        ("timeout", FieldType::Scalar),
+        ("retries", FieldType::Scalar),
+        ("startPeriod", FieldType::Scalar),
+    ]),
+    ("HostEntry", &[
+        ("hostname", FieldType::Scalar),
+        ("ipAddress", FieldType::Scalar),
+    ]),
+    ("HostVolumeProperties", &[
+        ("sourcePath", FieldType::Scalar),
+    ]),
+    ("InferenceAccelerator", &[
+        ("deviceName", FieldType::Scalar),
+        ("deviceType", FieldType::Scalar),
+    ]),
+    ("KernelCapabilities", &[
+        ("add", FieldType::List(&FieldType::Scalar)),
+        ("drop", FieldType::List(&FieldType::Scalar)),
+    ]),
+    ("KeyValuePair", &[
+        ("name", FieldType::Scalar),
+        ("value", FieldType::Scalar),
+    ]),
+    ("LinearConfiguration", &[
+        ("stepPercent", FieldType::Scalar),
+        ("stepBakeTimeInMinutes", FieldType::Scalar),
+    ]),
+    ("LinuxParameters", &[
+        ("capabilities", FieldType::Struct("KernelCapabilities")),
+        ("devices", FieldType::List(&FieldType::Struct("Device"))),
+        ("initProcessEnabled", FieldType::Scalar),
+        ("sharedMemorySize", FieldType::Scalar),
+        ("tmpfs", FieldType::List(&FieldType::Struct("Tmpfs"))),
+        ("maxSwap", FieldType::Scalar),
+        ("swappiness", FieldType::Scalar),
+    ]),
+    ("LoadBalancer", &[
+        ("targetGroupArn", FieldType::Scalar),
+        ("loadBalancerName", FieldType::Scalar),
+        ("containerName", FieldType::Scalar),
+        ("containerPort", FieldType::Scalar),
+        ("advancedConfiguration", FieldType::Struct("AdvancedConfiguration")),
+    ]),
+    ("LogConfiguration", &[
+        ("logDriver", FieldType::Scalar),
+        ("options", FieldType::Map(&FieldType::Scalar)),
+        ("secretOptions", FieldType::List(&FieldType::Struct("Secret"))),
+    ]),
+    ("MetricConfiguration", &[
+        ("metricNames", FieldType::List(&FieldType::Scalar)),
+        ("resolutionSeconds", FieldType::Scalar),
+    ]),
+    ("MonitoringConfiguration", &[
+        ("metricConfigurations", FieldType::List(&FieldType::Struct("MetricConfiguration"))),
+    ]),
+    ("MountPoint", &[
+        ("sourceVolume", FieldType::Scalar),
+        ("containerPath", FieldType::Scalar),
+        ("readOnly", FieldType::Scalar),
+    ]),
+    ("NetworkConfiguration", &[
+        ("awsvpcConfiguration", FieldType::Struct("AwsVpcConfiguration")),
+    ]),
+    ("NvidiaMpsAllocation", &[
+        ("memory", FieldType::Scalar),
+        ("maxComputePercent", FieldType::Scalar),
+    ]),
+    ("PlacementConstraint", &[
+        ("type", FieldType::Scalar),
+        ("expression", FieldType::Scalar),
+    ]),
+    ("PlacementStrategy", &[
+        ("type", FieldType::Scalar),
+        ("field", FieldType::Scalar),
+    ]),
+    ("PortMapping", &[
+        ("containerPort", FieldType::Scalar),
+        ("hostPort", FieldType::Scalar),
+        ("protocol", FieldType::Scalar),
+        ("name", FieldType::Scalar),
+        ("appProtocol", FieldType::Scalar),
+        ("containerPortRange", FieldType::Scalar),
+    ]),
+    ("ProxyConfiguration", &[
+        ("type", FieldType::Scalar),
+        ("containerName", FieldType::Scalar),
+        ("properties", FieldType::List(&FieldType::Struct("KeyValuePair"))),
+    ]),
+    ("RepositoryCredentials", &[
+        ("credentialsParameter", FieldType::Scalar),
+    ]),
+    ("ResourceRequirement", &[
+        ("value", FieldType::Scalar),
+        ("type", FieldType::Scalar),
+        ("sharingStrategy", FieldType::Struct("SharingStrategy")),
+    ]),
+    ("RuntimePlatform", &[
+        ("cpuArchitecture", FieldType::Scalar),
+        ("operatingSystemFamily", FieldType::Scalar),
+    ]),
+    ("S3FilesVolumeConfiguration", &[
+        ("fileSystemArn", FieldType::Scalar),
+        ("rootDirectory", FieldType::Scalar),
+        ("transitEncryptionPort", FieldType::Scalar),
+        ("accessPointArn", FieldType::Scalar),
+    ]),
+    ("Secret", &[
+        ("name", FieldType::Scalar),
+        ("valueFrom", FieldType::Scalar),
+    ]),
+    ("ServiceConnectAccessLogConfiguration", &[
+        ("format", FieldType::Scalar),
+        ("includeQueryParameters", FieldType::Scalar),
+    ]),
+    ("ServiceConnectClientAlias", &[
+        ("port", FieldType::Scalar),
+        ("dnsName", FieldType::Scalar),
+        ("testTrafficRules", FieldType::Struct("ServiceConnectTestTrafficRules")),
+    ]),
+    ("ServiceConnectConfiguration", &[
+        ("enabled", FieldType::Scalar),
+        ("namespace", FieldType::Scalar),
+        ("services", FieldType::List(&FieldType::Struct("ServiceConnectService"))),
+        ("logConfiguration", FieldType::Struct("LogConfiguration")),
+        ("accessLogConfiguration", FieldType::Struct("ServiceConnectAccessLogConfiguration")),
+        ("containerConfigurations", FieldType::List(&FieldType::Struct("ServiceConnectContainerConfiguration"))),
+    ]),
+    ("ServiceConnectContainerConfiguration", &[
+        ("logLevel", FieldType::Scalar),
+    ]),
+    ("ServiceConnectService", &[
+        ("portName", FieldType::Scalar),
+        ("discoveryName", FieldType::Scalar),
+        ("clientAliases", FieldType::List(&FieldType::Struct("ServiceConnectClientAlias"))),
+        ("ingressPortOverride", FieldType::Scalar),
+        ("timeout", FieldType::Struct("TimeoutConfiguration")),
+        ("tls", FieldType::Struct("ServiceConnectTlsConfiguration")),
+    ]),
+    ("ServiceConnectTestTrafficHeaderMatchRules", &[
+        ("exact", FieldType::Scalar),
+    ]),
+    ("ServiceConnectTestTrafficHeaderRules", &[
+        ("name", FieldType::Scalar),
+        ("value", FieldType::Struct("ServiceConnectTestTrafficHeaderMatchRules")),
+    ]),
+    ("ServiceConnectTestTrafficRules", &[
+        ("header", FieldType::Struct("ServiceConnectTestTrafficHeaderRules")),
+    ]),
+    ("ServiceConnectTlsCertificateAuthority", &[
+        ("awsPcaAuthorityArn", FieldType::Scalar),
+    ]),
+    ("ServiceConnectTlsConfiguration", &[
+        ("issuerCertificateAuthority", FieldType::Struct("ServiceConnectTlsCertificateAuthority")),
+        ("kmsKey", FieldType::Scalar),
+        ("roleArn", FieldType::Scalar),
+    ]),
+    ("ServiceManagedEbsVolumeConfiguration", &[
+        ("encrypted", FieldType::Scalar),
+        ("kmsKeyId", FieldType::Scalar),
+        ("volumeType", FieldType::Scalar),
+        ("sizeInGiB", FieldType::Scalar),
+        ("snapshotId", FieldType::Scalar),
+        ("volumeInitializationRate", FieldType::Scalar),
+        ("iops", FieldType::Scalar),
+        ("throughput", FieldType::Scalar),
+        ("tagSpecifications", FieldType::List(&FieldType::Struct("EbsTagSpecification"))),
+        ("roleArn", FieldType::Scalar),
+        ("filesystemType", FieldType::Scalar),
+    ]),
+    ("ServiceRegistry", &[
+        ("registryArn", FieldType::Scalar),
+        ("port", FieldType::Scalar),
+        ("containerName", FieldType::Scalar),
+        ("containerPort", FieldType::Scalar),
+    ]),
+    ("ServiceVolumeConfiguration", &[
+        ("name", FieldType::Scalar),
+        ("managedEBSVolume", FieldType::Struct("ServiceManagedEbsVolumeConfiguration")),
+    ]),
+    ("SharingStrategy", &[
+        ("nvidiaMps", FieldType::Struct("NvidiaMpsAllocation")),
+    ]),
+    ("SystemControl", &[
+        ("namespace", FieldType::Scalar),
+        ("value", FieldType::Scalar),
+    ]),
+    ("Tag", &[
+        ("key", FieldType::Scalar),
+        ("value", FieldType::Scalar),
+    ]),
+    ("TaskDefinitionPlacementConstraint", &[
+        ("type", FieldType::Scalar),
+        ("expression", FieldType::Scalar),
+    ]),
+    ("ThresholdConfiguration", &[
+        ("type", FieldType::Scalar),
+        ("value", FieldType::Scalar),
+    ]),
+    ("TimeoutConfiguration", &[
+        ("idleTimeoutSeconds", FieldType::Scalar),
+        ("perRequestTimeoutSeconds", FieldType::Scalar),
+    ]),
+    ("Tmpfs", &[
+        ("containerPath", FieldType::Scalar),
+        ("size", FieldType::Scalar),
+        ("mountOptions", FieldType::List(&FieldType::Scalar)),
+    ]),
+    ("TrustedExecutionConfiguration", &[
+        ("isolationMode", FieldType::Scalar),
+        ("attestationPolicy", FieldType::Scalar),
+    ]),
+    ("Ulimit", &[
+        ("name", FieldType::Scalar),
+        ("softLimit", FieldType::Scalar),
+        ("hardLimit", FieldType::Scalar),
+    ]),
+    ("Volume", &[
+        ("name", FieldType::Scalar),
+        ("host", FieldType::Struct("HostVolumeProperties")),
+        ("dockerVolumeConfiguration", FieldType::Struct("DockerVolumeConfiguration")),
+        ("efsVolumeConfiguration", FieldType::Struct("EfsVolumeConfiguration")),
+        ("s3filesVolumeConfiguration", FieldType::Struct("S3FilesVolumeConfiguration")),
+        ("fsxWindowsFileServerVolumeConfiguration", FieldType::Struct("FSxWindowsFileServerVolumeConfiguration")),
+        ("configuredAtLaunch", FieldType::Scalar),
+    ]),
+    ("VolumeFrom", &[
+        ("sourceContainer", FieldType::Scalar),
+        ("readOnly", FieldType::Scalar),
+    ]),
+    ("VpcLatticeAdvancedConfiguration", &[
+        ("alternateTargetGroupArn", FieldType::Scalar),
+        ("productionListenerRule", FieldType::Scalar),
+        ("testListenerRule", FieldType::Scalar),
+    ]),
+    ("VpcLatticeConfiguration", &[
+        ("roleArn", FieldType::Scalar),
+        ("targetGroupArn", FieldType::Scalar),
+        ("portName", FieldType::Scalar),
+        ("advancedConfiguration", FieldType::Struct("VpcLatticeAdvancedConfiguration")),
+    ]),
+];
+
+/// The fields of the generated struct named `name` (see [`STRUCT_FIELDS`]).
+pub fn struct_fields(name: &str) -> Option<&'static [(&'static str, FieldType)]> {
+    STRUCT_FIELDS.iter().find(|(struct_name, _)| *struct_name == name).map(|(_, fields)| *fields)
 }
 
 /// The error for a string that is none of an enum's values:

@@ -4,71 +4,10 @@
 
 use serde_json::{Map, Value};
 
-/// Fields whose value is a map of user data (`name -> value`), once keyed. Their entries are
-/// not fields: an empty string there is a value (`FOO=""`), not an absent field, and rules
-/// matching field names never look inside.
-pub(crate) const DATA_MAPS: &[&str] = &[
-    "dependsOn",
-    "dockerLabels",
-    "driverOpts",
-    "environment",
-    "labels",
-    "options",
-    "properties",
-    "secretOptions",
-    "secrets",
-    "systemControls",
-    "tags",
-];
-
-/// Fields whose list of objects becomes a map keyed by one of the object's fields. The object
-/// keeps that field too, so an entry is never empty (a volume `{name: data}` is meaningful).
-const KEYED_LISTS: &[(&str, &str)] = &[
-    ("capacityProviderStrategy", "capacityProvider"),
-    ("containerDefinitions", "name"),
-    ("ulimits", "name"),
-    ("volumeConfigurations", "name"),
-    ("volumes", "name"),
-];
-
-/// Fields whose list of `{key, value}`-like objects becomes a `key -> value` map.
-/// `(field, key field, value field)`; a missing value reads as `""` (ECS passes it so).
-const PAIR_LISTS: &[(&str, &str, &str)] = &[
-    ("dependsOn", "containerName", "condition"),
-    ("environment", "name", "value"),
-    ("properties", "name", "value"),
-    ("secretOptions", "name", "valueFrom"),
-    ("secrets", "name", "valueFrom"),
-    ("systemControls", "namespace", "value"),
-    ("tags", "key", "value"),
-];
-
-/// Lists that are sets: their order means nothing to ECS, so they are sorted. Lists whose
-/// order matters (`command`, `entryPoint`, `dnsServers`, `dnsSearchDomains`,
-/// `environmentFiles`, `placementStrategy`, `healthCheck.command`, `mountOptions`) are absent.
-const SET_LISTS: &[&str] = &[
-    "alarmNames",
-    "clientAliases",
-    "credentialSpecs",
-    "devices",
-    "dockerSecurityOptions",
-    "extraHosts",
-    "ignoredExitCodes",
-    "inferenceAccelerators",
-    "links",
-    "loadBalancers",
-    "mountPoints",
-    "placementConstraints",
-    "requiresCompatibilities",
-    "resourceRequirements",
-    "securityGroups",
-    "serviceRegistries",
-    "subnets",
-    "tagSpecifications",
-    "tmpfs",
-    "volumesFrom",
-    "vpcLatticeConfigurations",
-];
+use super::fields::{
+    DATA_MAPS, KEYED_LISTS, PAIR_LISTS, SET_LISTS, capabilities, container, device,
+    linux_parameters, port_mapping,
+};
 
 fn is_keyed_map(field: &str) -> bool {
     KEYED_LISTS.iter().any(|(name, _)| *name == field)
@@ -224,26 +163,26 @@ pub(crate) fn sort_keys(value: &mut Value) {
 }
 
 /// Rule: lists that are sets (subnets, security groups, `requiresCompatibilities`, load
-/// balancers, mount points, placement constraints, ...; see `SET_LISTS`) are sorted by their
+/// balancers, mount points, placement constraints, ...; see [`SET_LISTS`]) are sorted by their
 /// printed form; `portMappings` by container port, then protocol; `capabilities.add`/`drop`
 /// and a device's `permissions` as sets of strings. Needs [`sort_keys`] first.
 pub(crate) fn sort_sets(value: &mut Value) {
     visit_fields(value, &mut |field, child| {
-        if field == "portMappings" {
+        if field == container::PORT_MAPPINGS {
             sort_port_mappings(child);
         } else if SET_LISTS.contains(&field) {
             sort_list(child);
-        } else if field == "capabilities"
+        } else if field == linux_parameters::CAPABILITIES
             && let Value::Object(caps) = child
         {
-            caps.get_mut("add").map(sort_list);
-            caps.get_mut("drop").map(sort_list);
+            caps.get_mut(capabilities::ADD).map(sort_list);
+            caps.get_mut(capabilities::DROP).map(sort_list);
         }
-        if field == "devices"
+        if field == linux_parameters::DEVICES
             && let Value::Array(devices) = child
         {
-            for device in devices {
-                device.get_mut("permissions").map(sort_list);
+            for entry in devices {
+                entry.get_mut(device::PERMISSIONS).map(sort_list);
             }
         }
     });
@@ -261,10 +200,10 @@ fn sort_port_mappings(value: &mut Value) {
     if let Value::Array(items) = value {
         items.sort_by_cached_key(|m| {
             (
-                m.get("containerPort")
+                m.get(port_mapping::CONTAINER_PORT)
                     .and_then(Value::as_u64)
                     .unwrap_or(u64::MAX),
-                m.get("protocol")
+                m.get(port_mapping::PROTOCOL)
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string(),

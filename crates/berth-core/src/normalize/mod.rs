@@ -16,6 +16,9 @@
 //!    `dnsServers`, `placementStrategy`, …) are kept as written;
 //! 5. object keys sorted.
 //!
+//! Every field name the rules use is a constant in [`fields`], which a test checks against the
+//! generated model.
+//!
 //! Every rule is idempotent and works on lists already keyed, so normalizing a normalized
 //! value is a no-op. Defaults are applied the same way to both sides, so a minimal manifest
 //! and ECS's filled-in describe output of the same thing normalize equal.
@@ -28,6 +31,7 @@
 //! `capacityProviderStrategy.FARGATE_SPOT.weight`). Lists that are not keyed (`command`,
 //! `portMappings`, `subnets`, …) are one value each: a path ends at them.
 
+pub mod fields;
 mod generic;
 mod paths;
 mod service;
@@ -72,7 +76,7 @@ pub fn service(spec: &ServiceSpec, task_definition: Option<&TaskDefinitionSpec>)
     // Serializing the model cannot fail: every map it has is keyed by strings.
     let mut value = serde_json::to_value(spec).unwrap_or_default();
     if let Value::Object(object) = &mut value {
-        object.remove("taskDefinition");
+        object.remove(fields::service::TASK_DEFINITION);
     }
     let task_fargate_only = task_definition
         .and_then(|td| serde_json::to_value(td).ok())

@@ -3,6 +3,11 @@
 
 use serde_json::{Map, Value, json};
 
+use super::fields::{
+    awsvpc_configuration, capacity_provider_item, circuit_breaker, deployment_alarms,
+    deployment_configuration as deployment, deployment_controller as controller,
+    network_configuration, service as svc, service_connect, service_connect_service,
+};
 use super::generic::{drop_if, fill, items, items_mut};
 use super::task::role_name;
 
@@ -10,13 +15,16 @@ use super::task::role_name;
 /// capacity provider, or neither launch type nor strategy given and a task definition that
 /// runs only on Fargate.
 pub(crate) fn runs_on_fargate(service: &Map<String, Value>, task_fargate_only: bool) -> bool {
-    let launch_type = service.get("launchType").and_then(Value::as_str);
+    let launch_type = service.get(svc::LAUNCH_TYPE).and_then(Value::as_str);
     let providers: Vec<&str> = service
-        .get("capacityProviderStrategy")
+        .get(svc::CAPACITY_PROVIDER_STRATEGY)
         .map(items)
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|item| item.get("capacityProvider").and_then(Value::as_str))
+        .filter_map(|item| {
+            item.get(capacity_provider_item::CAPACITY_PROVIDER)
+                .and_then(Value::as_str)
+        })
         .collect();
     launch_type == Some("FARGATE")
         || providers
@@ -27,15 +35,15 @@ pub(crate) fn runs_on_fargate(service: &Map<String, Value>, task_fargate_only: b
 
 fn scheduling_strategy(service: &Map<String, Value>) -> &str {
     service
-        .get("schedulingStrategy")
+        .get(svc::SCHEDULING_STRATEGY)
         .and_then(Value::as_str)
         .unwrap_or("REPLICA")
 }
 
 fn deployment_controller(service: &Map<String, Value>) -> &str {
     service
-        .get("deploymentController")
-        .and_then(|c| c.get("type"))
+        .get(svc::DEPLOYMENT_CONTROLLER)
+        .and_then(|c| c.get(controller::TYPE))
         .and_then(Value::as_str)
         .unwrap_or("ECS")
 }
@@ -44,23 +52,25 @@ fn deployment_controller(service: &Map<String, Value>) -> &str {
 /// `deploymentController: {type: ECS}`, `propagateTags: NONE`, `enableECSManagedTags: false`,
 /// `enableExecuteCommand: false`.
 pub(crate) fn service_defaults(service: &mut Map<String, Value>) {
-    fill(service, "schedulingStrategy", json!("REPLICA"));
-    match service.get_mut("deploymentController") {
-        Some(Value::Object(controller)) => fill(controller, "type", json!("ECS")),
+    fill(service, svc::SCHEDULING_STRATEGY, json!("REPLICA"));
+    match service.get_mut(svc::DEPLOYMENT_CONTROLLER) {
+        Some(Value::Object(existing)) => fill(existing, controller::TYPE, json!("ECS")),
         _ => {
-            service.insert("deploymentController".into(), json!({"type": "ECS"}));
+            let mut ecs = Map::new();
+            ecs.insert(controller::TYPE.into(), json!("ECS"));
+            service.insert(svc::DEPLOYMENT_CONTROLLER.into(), Value::Object(ecs));
         }
     }
-    fill(service, "propagateTags", json!("NONE"));
-    fill(service, "enableECSManagedTags", json!(false));
-    fill(service, "enableExecuteCommand", json!(false));
+    fill(service, svc::PROPAGATE_TAGS, json!("NONE"));
+    fill(service, svc::ENABLE_ECS_MANAGED_TAGS, json!(false));
+    fill(service, svc::ENABLE_EXECUTE_COMMAND, json!(false));
 }
 
 /// Rule: a `DAEMON` service's `desiredCount` is not configuration (ECS sets it to the number
 /// of container instances), so it is dropped.
 pub(crate) fn daemon_desired_count(service: &mut Map<String, Value>) {
     if scheduling_strategy(service) == "DAEMON" {
-        service.remove("desiredCount");
+        service.remove(svc::DESIRED_COUNT);
     }
 }
 
@@ -71,27 +81,32 @@ pub(crate) fn az_rebalancing_default(service: &mut Map<String, Value>) {
         "DAEMON" => "DISABLED",
         _ => "ENABLED",
     };
-    fill(service, "availabilityZoneRebalancing", json!(default));
+    fill(service, svc::AVAILABILITY_ZONE_REBALANCING, json!(default));
 }
 
 /// Rule: `healthCheckGracePeriodSeconds: 0` is the same as absent (0 is the default).
 pub(crate) fn health_check_grace_period_default(service: &mut Map<String, Value>) {
-    drop_if(service, "healthCheckGracePeriodSeconds", &json!(0));
+    drop_if(service, svc::HEALTH_CHECK_GRACE_PERIOD_SECONDS, &json!(0));
 }
 
 /// Rule: `platformVersion: LATEST` when absent on Fargate.
 pub(crate) fn platform_version_default(service: &mut Map<String, Value>, fargate: bool) {
     if fargate {
-        fill(service, "platformVersion", json!("LATEST"));
+        fill(service, svc::PLATFORM_VERSION, json!("LATEST"));
     }
 }
 
 /// Rule: `networkConfiguration.awsvpcConfiguration.assignPublicIp: DISABLED` when absent.
 pub(crate) fn assign_public_ip_default(service: &mut Map<String, Value>) {
-    if let Some(Value::Object(network)) = service.get_mut("networkConfiguration")
-        && let Some(Value::Object(awsvpc)) = network.get_mut("awsvpcConfiguration")
+    if let Some(Value::Object(network)) = service.get_mut(svc::NETWORK_CONFIGURATION)
+        && let Some(Value::Object(awsvpc)) =
+            network.get_mut(network_configuration::AWSVPC_CONFIGURATION)
     {
-        fill(awsvpc, "assignPublicIp", json!("DISABLED"));
+        fill(
+            awsvpc,
+            awsvpc_configuration::ASSIGN_PUBLIC_IP,
+            json!("DISABLED"),
+        );
     }
 }
 
@@ -103,37 +118,49 @@ pub(crate) fn deployment_configuration_defaults(service: &mut Map<String, Value>
     let daemon = scheduling_strategy(service) == "DAEMON";
     let ecs_controller = deployment_controller(service) == "ECS";
     let config = service
-        .entry("deploymentConfiguration")
+        .entry(svc::DEPLOYMENT_CONFIGURATION)
         .or_insert_with(|| json!({}));
     let Value::Object(config) = config else {
         return;
     };
     let (maximum, minimum) = if daemon { (100, 0) } else { (200, 100) };
-    fill(config, "maximumPercent", json!(maximum));
-    fill(config, "minimumHealthyPercent", json!(minimum));
+    fill(config, deployment::MAXIMUM_PERCENT, json!(maximum));
+    fill(config, deployment::MINIMUM_HEALTHY_PERCENT, json!(minimum));
     if !ecs_controller {
         return;
     }
-    fill(config, "strategy", json!("ROLLING"));
-    if config.get("strategy") == Some(&json!("ROLLING")) {
-        drop_if(config, "bakeTimeInMinutes", &json!(0));
+    fill(config, deployment::STRATEGY, json!("ROLLING"));
+    if config.get(deployment::STRATEGY) == Some(&json!("ROLLING")) {
+        drop_if(config, deployment::BAKE_TIME_IN_MINUTES, &json!(0));
     }
-    for switch in ["deploymentCircuitBreaker", "alarms"] {
+    let switches = [
+        (
+            deployment::DEPLOYMENT_CIRCUIT_BREAKER,
+            circuit_breaker::ENABLE,
+            circuit_breaker::ROLLBACK,
+        ),
+        (
+            deployment::ALARMS,
+            deployment_alarms::ENABLE,
+            deployment_alarms::ROLLBACK,
+        ),
+    ];
+    for (switch, enable, rollback) in switches {
         let entry = config.entry(switch).or_insert_with(|| json!({}));
         if let Value::Object(entry) = entry {
-            fill(entry, "enable", json!(false));
-            fill(entry, "rollback", json!(false));
+            fill(entry, enable, json!(false));
+            fill(entry, rollback, json!(false));
         }
     }
 }
 
 /// Rule: capacity provider strategy items have `base: 0` and `weight: 0` when absent.
 pub(crate) fn capacity_provider_defaults(service: &mut Map<String, Value>) {
-    if let Some(strategy) = service.get_mut("capacityProviderStrategy") {
+    if let Some(strategy) = service.get_mut(svc::CAPACITY_PROVIDER_STRATEGY) {
         for item in items_mut(strategy) {
             if let Value::Object(item) = item {
-                fill(item, "base", json!(0));
-                fill(item, "weight", json!(0));
+                fill(item, capacity_provider_item::BASE, json!(0));
+                fill(item, capacity_provider_item::WEIGHT, json!(0));
             }
         }
     }
@@ -141,21 +168,21 @@ pub(crate) fn capacity_provider_defaults(service: &mut Map<String, Value>) {
 
 /// Rule: the service `role` compares by role name (ECS takes a name or an ARN).
 pub(crate) fn service_role_name(service: &mut Map<String, Value>) {
-    if let Some(Value::String(role)) = service.get_mut("role") {
+    if let Some(Value::String(role)) = service.get_mut(svc::ROLE) {
         *role = role_name(role).to_string();
     }
 }
 
 /// Rule: a Service Connect service's `discoveryName` is its `portName` when absent.
 pub(crate) fn service_connect_defaults(service: &mut Map<String, Value>) {
-    if let Some(Value::Object(connect)) = service.get_mut("serviceConnectConfiguration")
-        && let Some(Value::Array(services)) = connect.get_mut("services")
+    if let Some(Value::Object(connect)) = service.get_mut(svc::SERVICE_CONNECT_CONFIGURATION)
+        && let Some(Value::Array(services)) = connect.get_mut(service_connect::SERVICES)
     {
         for entry in services {
             if let Value::Object(entry) = entry
-                && let Some(port_name) = entry.get("portName").cloned()
+                && let Some(port_name) = entry.get(service_connect_service::PORT_NAME).cloned()
             {
-                fill(entry, "discoveryName", port_name);
+                fill(entry, service_connect_service::DISCOVERY_NAME, port_name);
             }
         }
     }

@@ -6,6 +6,11 @@
 use serde_json::{Map, Value, json};
 
 use super::ImageDigests;
+use super::fields::{
+    container, docker_volume, efs_authorization, efs_volume, ephemeral_storage, health_check,
+    linux_parameters, mount_point, port_mapping, proxy_configuration, runtime_platform,
+    task_definition as task, volume, volume_from,
+};
 use super::generic::{drop_if, fill, items, items_mut};
 use crate::image::ImageRef;
 
@@ -24,7 +29,7 @@ impl TaskContext {
     /// Reads the context off a task definition object.
     pub(crate) fn of(td: &Map<String, Value>) -> TaskContext {
         let compatibilities: Vec<&str> = td
-            .get("requiresCompatibilities")
+            .get(task::REQUIRES_COMPATIBILITIES)
             .map(items)
             .unwrap_or_default()
             .into_iter()
@@ -33,7 +38,7 @@ impl TaskContext {
         let fargate = compatibilities.contains(&"FARGATE");
         TaskContext {
             network_mode: td
-                .get("networkMode")
+                .get(task::NETWORK_MODE)
                 .and_then(Value::as_str)
                 .map(str::to_string),
             fargate,
@@ -46,7 +51,7 @@ impl TaskContext {
 /// Not on Fargate, which has no default (it requires `awsvpc` written out).
 pub(crate) fn default_network_mode(td: &mut Map<String, Value>) {
     if !TaskContext::of(td).fargate {
-        fill(td, "networkMode", json!("bridge"));
+        fill(td, task::NETWORK_MODE, json!("bridge"));
     }
 }
 
@@ -54,7 +59,7 @@ pub(crate) fn default_network_mode(td: &mut Map<String, Value>) {
 /// (`"0.25 vCPU"`, `"1 GB"`, `256`) and writes the numeric string (`"256"`); this makes it a
 /// number, so `"256"` and `256` are one value.
 pub(crate) fn task_size_as_numbers(td: &mut Map<String, Value>) {
-    for field in ["cpu", "memory"] {
+    for field in [task::CPU, task::MEMORY] {
         if let Some(value) = td.get_mut(field)
             && let Some(number) = value.as_str().and_then(|s| s.trim().parse::<u64>().ok())
         {
@@ -78,7 +83,7 @@ pub(crate) fn role_name(text: &str) -> &str {
 /// name there as well as an ARN (corpus file 36 writes `ecsTaskExecutionRole`), and a
 /// task definition only uses roles of its own account.
 pub(crate) fn role_names(td: &mut Map<String, Value>) {
-    for field in ["taskRoleArn", "executionRoleArn"] {
+    for field in [task::TASK_ROLE_ARN, task::EXECUTION_ROLE_ARN] {
         if let Some(Value::String(text)) = td.get_mut(field) {
             *text = role_name(text).to_string();
         }
@@ -91,10 +96,10 @@ pub(crate) fn fargate_ephemeral_storage_default(td: &mut Map<String, Value>) {
     if !TaskContext::of(td).fargate {
         return;
     }
-    if let Some(Value::Object(storage)) = td.get_mut("ephemeralStorage") {
-        drop_if(storage, "sizeInGiB", &json!(21));
+    if let Some(Value::Object(storage)) = td.get_mut(task::EPHEMERAL_STORAGE) {
+        drop_if(storage, ephemeral_storage::SIZE_IN_GIB, &json!(21));
         if storage.is_empty() {
-            td.remove("ephemeralStorage");
+            td.remove(task::EPHEMERAL_STORAGE);
         }
     }
 }
@@ -106,24 +111,32 @@ pub(crate) fn fargate_runtime_platform_default(td: &mut Map<String, Value>) {
     if !TaskContext::of(td).fargate_only {
         return;
     }
-    if let Some(Value::Object(platform)) = td.get_mut("runtimePlatform") {
-        drop_if(platform, "cpuArchitecture", &json!("X86_64"));
-        drop_if(platform, "operatingSystemFamily", &json!("LINUX"));
+    if let Some(Value::Object(platform)) = td.get_mut(task::RUNTIME_PLATFORM) {
+        drop_if(
+            platform,
+            runtime_platform::CPU_ARCHITECTURE,
+            &json!("X86_64"),
+        );
+        drop_if(
+            platform,
+            runtime_platform::OPERATING_SYSTEM_FAMILY,
+            &json!("LINUX"),
+        );
         if platform.is_empty() {
-            td.remove("runtimePlatform");
+            td.remove(task::RUNTIME_PLATFORM);
         }
     }
 }
 
 /// Rule: `enableFaultInjection: false` is the default (describe output writes it).
 pub(crate) fn fault_injection_default(td: &mut Map<String, Value>) {
-    drop_if(td, "enableFaultInjection", &json!(false));
+    drop_if(td, task::ENABLE_FAULT_INJECTION, &json!(false));
 }
 
 /// Rule: `proxyConfiguration.type` is `APPMESH` when absent (its only value).
 pub(crate) fn proxy_type_default(td: &mut Map<String, Value>) {
-    if let Some(Value::Object(proxy)) = td.get_mut("proxyConfiguration") {
-        fill(proxy, "type", json!("APPMESH"));
+    if let Some(Value::Object(proxy)) = td.get_mut(task::PROXY_CONFIGURATION) {
+        fill(proxy, proxy_configuration::TYPE, json!("APPMESH"));
     }
 }
 
@@ -132,54 +145,54 @@ pub(crate) fn proxy_type_default(td: &mut Map<String, Value>) {
 /// Docker volumes: `scope` is `task` when absent, `autoprovision: false` is the default.
 /// `configuredAtLaunch: false` is the default.
 pub(crate) fn volume_defaults(td: &mut Map<String, Value>) {
-    let Some(volumes) = td.get_mut("volumes") else {
+    let Some(volumes) = td.get_mut(task::VOLUMES) else {
         return;
     };
-    for volume in items_mut(volumes) {
-        let Value::Object(volume) = volume else {
+    for entry in items_mut(volumes) {
+        let Value::Object(entry) = entry else {
             continue;
         };
-        drop_if(volume, "configuredAtLaunch", &json!(false));
-        if let Some(Value::Object(efs)) = volume.get_mut("efsVolumeConfiguration") {
-            drop_if(efs, "rootDirectory", &json!("/"));
-            drop_if(efs, "transitEncryption", &json!("DISABLED"));
-            if let Some(Value::Object(auth)) = efs.get_mut("authorizationConfig") {
-                drop_if(auth, "iam", &json!("DISABLED"));
+        drop_if(entry, volume::CONFIGURED_AT_LAUNCH, &json!(false));
+        if let Some(Value::Object(efs)) = entry.get_mut(volume::EFS_VOLUME_CONFIGURATION) {
+            drop_if(efs, efs_volume::ROOT_DIRECTORY, &json!("/"));
+            drop_if(efs, efs_volume::TRANSIT_ENCRYPTION, &json!("DISABLED"));
+            if let Some(Value::Object(auth)) = efs.get_mut(efs_volume::AUTHORIZATION_CONFIG) {
+                drop_if(auth, efs_authorization::IAM, &json!("DISABLED"));
                 if auth.is_empty() {
-                    efs.remove("authorizationConfig");
+                    efs.remove(efs_volume::AUTHORIZATION_CONFIG);
                 }
             }
         }
-        if let Some(Value::Object(docker)) = volume.get_mut("dockerVolumeConfiguration") {
-            fill(docker, "scope", json!("task"));
-            drop_if(docker, "autoprovision", &json!(false));
+        if let Some(Value::Object(docker)) = entry.get_mut(volume::DOCKER_VOLUME_CONFIGURATION) {
+            fill(docker, docker_volume::SCOPE, json!("task"));
+            drop_if(docker, docker_volume::AUTOPROVISION, &json!(false));
         }
     }
 }
 
 /// Rule: container `essential: true` and `cpu: 0` when absent (ECS fills both in).
-pub(crate) fn container_defaults(container: &mut Map<String, Value>) {
-    fill(container, "essential", json!(true));
-    fill(container, "cpu", json!(0));
+pub(crate) fn container_defaults(definition: &mut Map<String, Value>) {
+    fill(definition, container::ESSENTIAL, json!(true));
+    fill(definition, container::CPU, json!(0));
 }
 
 /// Rule: container switches that default to off are absent when `false`:
 /// `privileged`, `readonlyRootFilesystem`, `disableNetworking`, `interactive`,
 /// `pseudoTerminal`, and `linuxParameters.initProcessEnabled`.
-pub(crate) fn container_false_flags(container: &mut Map<String, Value>) {
+pub(crate) fn container_false_flags(definition: &mut Map<String, Value>) {
     for field in [
-        "privileged",
-        "readonlyRootFilesystem",
-        "disableNetworking",
-        "interactive",
-        "pseudoTerminal",
+        container::PRIVILEGED,
+        container::READONLY_ROOT_FILESYSTEM,
+        container::DISABLE_NETWORKING,
+        container::INTERACTIVE,
+        container::PSEUDO_TERMINAL,
     ] {
-        drop_if(container, field, &json!(false));
+        drop_if(definition, field, &json!(false));
     }
-    if let Some(Value::Object(linux)) = container.get_mut("linuxParameters") {
-        drop_if(linux, "initProcessEnabled", &json!(false));
+    if let Some(Value::Object(linux)) = definition.get_mut(container::LINUX_PARAMETERS) {
+        drop_if(linux, linux_parameters::INIT_PROCESS_ENABLED, &json!(false));
         if linux.is_empty() {
-            container.remove("linuxParameters");
+            definition.remove(container::LINUX_PARAMETERS);
         }
     }
 }
@@ -187,22 +200,22 @@ pub(crate) fn container_false_flags(container: &mut Map<String, Value>) {
 /// Rule: port mappings: `protocol: tcp` when absent; under `awsvpc` and `host` network modes
 /// `hostPort` is `containerPort` when absent (ECS fills it in); under `bridge` `hostPort: 0`
 /// is the same as absent (a dynamic host port).
-pub(crate) fn port_mapping_defaults(container: &mut Map<String, Value>, context: &TaskContext) {
-    let Some(Value::Array(mappings)) = container.get_mut("portMappings") else {
+pub(crate) fn port_mapping_defaults(definition: &mut Map<String, Value>, context: &TaskContext) {
+    let Some(Value::Array(mappings)) = definition.get_mut(container::PORT_MAPPINGS) else {
         return;
     };
     for mapping in mappings {
         let Value::Object(mapping) = mapping else {
             continue;
         };
-        fill(mapping, "protocol", json!("tcp"));
+        fill(mapping, port_mapping::PROTOCOL, json!("tcp"));
         match context.network_mode.as_deref() {
             Some("awsvpc" | "host") => {
-                if let Some(port) = mapping.get("containerPort").cloned() {
-                    fill(mapping, "hostPort", port);
+                if let Some(port) = mapping.get(port_mapping::CONTAINER_PORT).cloned() {
+                    fill(mapping, port_mapping::HOST_PORT, port);
                 }
             }
-            Some("bridge") => drop_if(mapping, "hostPort", &json!(0)),
+            Some("bridge") => drop_if(mapping, port_mapping::HOST_PORT, &json!(0)),
             _ => {}
         }
     }
@@ -210,22 +223,26 @@ pub(crate) fn port_mapping_defaults(container: &mut Map<String, Value>, context:
 
 /// Rule: a given `healthCheck` has `interval: 30`, `timeout: 5`, `retries: 3` and
 /// `startPeriod: 0` when absent (ECS's defaults).
-pub(crate) fn health_check_defaults(container: &mut Map<String, Value>) {
-    if let Some(Value::Object(check)) = container.get_mut("healthCheck") {
-        fill(check, "interval", json!(30));
-        fill(check, "timeout", json!(5));
-        fill(check, "retries", json!(3));
-        fill(check, "startPeriod", json!(0));
+pub(crate) fn health_check_defaults(definition: &mut Map<String, Value>) {
+    if let Some(Value::Object(check)) = definition.get_mut(container::HEALTH_CHECK) {
+        fill(check, health_check::INTERVAL, json!(30));
+        fill(check, health_check::TIMEOUT, json!(5));
+        fill(check, health_check::RETRIES, json!(3));
+        fill(check, health_check::START_PERIOD, json!(0));
     }
 }
 
 /// Rule: `readOnly: false` on `mountPoints` and `volumesFrom` is the same as absent.
-pub(crate) fn mount_read_only_default(container: &mut Map<String, Value>) {
-    for field in ["mountPoints", "volumesFrom"] {
-        if let Some(list) = container.get_mut(field) {
+pub(crate) fn mount_read_only_default(definition: &mut Map<String, Value>) {
+    let mounts = [
+        (container::MOUNT_POINTS, mount_point::READ_ONLY),
+        (container::VOLUMES_FROM, volume_from::READ_ONLY),
+    ];
+    for (field, read_only) in mounts {
+        if let Some(list) = definition.get_mut(field) {
             for mount in items_mut(list) {
                 if let Value::Object(mount) = mount {
-                    drop_if(mount, "readOnly", &json!(false));
+                    drop_if(mount, read_only, &json!(false));
                 }
             }
         }
@@ -256,8 +273,8 @@ pub(crate) fn canonical_image(reference: &str, images: &ImageDigests) -> String 
 
 /// Rule: container `image` in [`canonical_image`] form, so a live `repo:tag` and a desired
 /// `repo@sha256:…` (or `repo:tag@sha256:…`) are equal when the tag resolves to that digest.
-pub(crate) fn pin_image(container: &mut Map<String, Value>, images: &ImageDigests) {
-    if let Some(Value::String(image)) = container.get_mut("image") {
+pub(crate) fn pin_image(definition: &mut Map<String, Value>, images: &ImageDigests) {
+    if let Some(Value::String(image)) = definition.get_mut(container::IMAGE) {
         *image = canonical_image(image, images);
     }
 }
@@ -273,15 +290,15 @@ pub(crate) fn apply(td: &mut Map<String, Value>, images: &ImageDigests) {
     proxy_type_default(td);
     volume_defaults(td);
     let context = TaskContext::of(td);
-    if let Some(containers) = td.get_mut("containerDefinitions") {
-        for container in items_mut(containers) {
-            if let Value::Object(container) = container {
-                container_defaults(container);
-                container_false_flags(container);
-                port_mapping_defaults(container, &context);
-                health_check_defaults(container);
-                mount_read_only_default(container);
-                pin_image(container, images);
+    if let Some(containers) = td.get_mut(task::CONTAINER_DEFINITIONS) {
+        for definition in items_mut(containers) {
+            if let Value::Object(definition) = definition {
+                container_defaults(definition);
+                container_false_flags(definition);
+                port_mapping_defaults(definition, &context);
+                health_check_defaults(definition);
+                mount_read_only_default(definition);
+                pin_image(definition, images);
             }
         }
     }
