@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_ecs::config::Credentials;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ContainerDefinition, LaunchType, NetworkConfiguration,
     NetworkMode, Tag,
@@ -18,7 +17,11 @@ use berth_aws::{Aws, AwsConfig, AwsError};
 use berth_core::image::ImageRef;
 use berth_core::live::{ImageResolution, ServiceLookup};
 use berth_core::model::ecs::TaskDefinitionSpec;
-use berth_testkit::{ACCOUNT_HEADER, Emulator, TestAccount, corpus};
+use berth_testkit::{ACCOUNT_HEADER, TestAccount, corpus};
+use support::{emulator_account, test_credentials};
+
+/// What this binary shares with `tests/faults.rs`.
+mod support;
 
 /// Plans against services that exist in the emulator (issue: plan).
 #[path = "aws/plan.rs"]
@@ -38,17 +41,9 @@ async fn adapter(account: &TestAccount) -> Aws {
         headers: vec![(ACCOUNT_HEADER.to_string(), account.id().to_string())],
         ..AwsConfig::default()
     };
-    let loader = aws_config::defaults(BehaviorVersion::latest()).credentials_provider(
-        Credentials::new("testing", "testing", None, None, "berth-tests"),
-    );
+    let loader =
+        aws_config::defaults(BehaviorVersion::latest()).credentials_provider(test_credentials());
     berth_aws::connect_with(&config, loader).await
-}
-
-fn emulator_account() -> TestAccount {
-    match Emulator::shared() {
-        Ok(emulator) => emulator.account(),
-        Err(error) => panic!("{error}"),
-    }
 }
 
 /// Counts of one operation by outcome.
@@ -468,13 +463,7 @@ async fn a_connection_failure_is_a_call_error_counted_as_transport_error() {
     };
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "berth-tests",
-        ));
+        .credentials_provider(test_credentials());
     let aws = berth_aws::connect_with(&config, loader).await;
     let error = aws.list_services("prod").await.expect_err("refused");
     assert!(

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_ecs::config::Credentials;
 use berth_aws::Aws;
 use berth_core::live::Deployment;
 use berth_core::live::ServiceEvent;
@@ -29,6 +28,10 @@ use berth_engine::rollout::{RolloutObserver, RolloutTiming};
 use berth_testkit::faults::{Fault, FaultPlan, FaultProxy, FaultRates};
 use berth_testkit::{ACCOUNT_HEADER, Emulator, TestAccount};
 use serde_json::{Value, json};
+use support::{berth_moto, emulator_account, revisions, test_credentials};
+
+/// What this binary shares with `tests/aws.rs`.
+mod support;
 
 const REPOSITORY: &str = "https://github.com/acme/deploy.git";
 
@@ -62,13 +65,6 @@ const SEED: u64 = 5;
 
 // --- emulator and adapter ----------------------------------------------------------------------
 
-fn emulator_account() -> TestAccount {
-    match Emulator::shared() {
-        Ok(emulator) => emulator.account(),
-        Err(error) => panic!("{error}"),
-    }
-}
-
 fn emulator_addr() -> SocketAddr {
     match Emulator::shared() {
         Ok(emulator) => emulator.addr(),
@@ -79,14 +75,7 @@ fn emulator_addr() -> SocketAddr {
 /// A fresh account with cluster `prod` and a 0.2 s rollout.
 fn prepared_account() -> TestAccount {
     let account = emulator_account();
-    let response = berth_testkit::http::post_json(
-        emulator_addr(),
-        "/berth-moto/rollout-seconds",
-        &[(ACCOUNT_HEADER, account.id())],
-        &json!(0.2),
-    )
-    .expect("berth-moto endpoint");
-    assert!(response.is_success(), "{}", response.text());
+    berth_moto(&account, "rollout-seconds", json!(0.2));
     account
         .ecs("CreateCluster", json!({ "clusterName": "prod" }))
         .expect("CreateCluster");
@@ -103,13 +92,7 @@ async fn adapter_through(account: &TestAccount, proxy: &FaultProxy) -> Aws {
     let sdk_config = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(account.region()))
         .endpoint_url(proxy.endpoint())
-        .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "berth-tests",
-        ))
+        .credentials_provider(test_credentials())
         .retry_config(retry)
         .load()
         .await;
@@ -256,21 +239,6 @@ async fn converge(aws: &Aws, outcome: &LoadOutcome, revision: &str) -> Converged
 }
 
 // --- what the emulator holds (read directly, without faults) -------------------------------------
-
-/// Every revision of `family`, any status.
-fn revisions(account: &TestAccount, family: &str) -> Vec<String> {
-    let listed = account
-        .ecs("ListTaskDefinitions", json!({ "familyPrefix": family }))
-        .expect("ListTaskDefinitions");
-    listed["taskDefinitionArns"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter(|arn| arn.contains(&format!("task-definition/{family}:")))
-        .map(str::to_string)
-        .collect()
-}
 
 /// Deployments each service has had: its "has started N tasks" events (one per deployment).
 fn deployments(account: &TestAccount, names: &[String]) -> BTreeMap<String, usize> {

@@ -567,7 +567,7 @@ impl EcsRead for FakeEcs {
             .map(|name| {
                 let id = ServiceId::new(cluster, name);
                 match state.services.get(&id) {
-                    Some(service) => ServiceLookup::Found(Box::new(service.clone())),
+                    Some(service) => ServiceLookup::Found(Box::new(described(service))),
                     None => ServiceLookup::Missing(id),
                 }
             })
@@ -597,6 +597,23 @@ impl EcsRead for FakeEcs {
             .map(|s| s.arn.clone())
             .collect())
     }
+}
+
+/// `service` as DescribeServices reports it: its tags also in `spec.tags`, as the AWS adapter
+/// gives them (plans compare a manifest's tags with those).
+fn described(service: &LiveService) -> LiveService {
+    let mut described = service.clone();
+    described.spec.tags = (!service.tags.is_empty()).then(|| {
+        service
+            .tags
+            .iter()
+            .map(|(key, value)| berth_core::model::ecs::Tag {
+                key: Some(key.clone()),
+                value: Some(value.clone()),
+            })
+            .collect()
+    });
+    described
 }
 
 /// A fake ECR: `repository:tag` → digest.

@@ -1,5 +1,6 @@
 //! berth-testkit: the local ECS emulator launcher, in-process fakes of ECS/ECR behind the
-//! engine's traits (`fake`), and fixture builders for tests.
+//! engine's traits (`fake`), the apply scenarios both run (`scenarios`), and fixture builders
+//! for tests.
 //!
 //! Integration tests talk to a real ECS/ECR API: moto in server mode (see `deploy/local/`).
 //! [`Emulator::shared`] starts one moto per test binary on a free port, and
@@ -30,6 +31,8 @@ pub mod faults;
 pub mod fixtures;
 pub mod http;
 pub mod locate;
+#[cfg(feature = "scenarios")]
+pub mod scenarios;
 mod xml;
 
 pub use emulator::{
