@@ -10,9 +10,10 @@ use berth_core::manifest::{ServiceId, ServiceManifest};
 use berth_core::model::ecs::{ServiceSpec, Tag, TaskDefinitionSpec};
 use berth_core::normalize::{self, ImageDigests};
 use berth_core::plan::{Action, LiveState, Plan, ServicePlan, desired_task_definition};
-use berth_core::render::Provenance;
+use berth_core::render::{Provenance, tags};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
+use tokio::sync::Semaphore;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::ports::{EcsWrite, ServiceUpdate};
@@ -176,11 +177,13 @@ pub async fn apply<E: EcsWrite>(
     // A dependency outside this plan (in sync, or not being changed) holds nobody back.
     let in_plan: BTreeSet<ServiceId> = plan.services.iter().filter_map(|s| s.id.clone()).collect();
     let polls = RolloutPolls::new(ecs, options.rollout.poll_interval / 2);
+    let changing = Semaphore::new(options.concurrency.max(1));
     let mut running = FuturesUnordered::new();
     loop {
-        // Start every waiting service whose dependencies are done, up to the concurrency limit.
+        // Start every waiting service whose dependencies are done: at most `concurrency` of
+        // them make their calls at once (`changing`); following a rollout holds no slot.
         let mut index = 0;
-        while index < waiting.len() && running.len() < options.concurrency.max(1) {
+        while index < waiting.len() {
             let service = waiting[index];
             let Some(id) = service.id.as_ref() else {
                 waiting.remove(index);
@@ -227,7 +230,7 @@ pub async fn apply<E: EcsWrite>(
             let span = info_span!("service", cluster = %id.cluster, name = %id.name, service = %id);
             running.push(
                 apply_service(
-                    ecs, &polls, service, manifest, live, &digests, options, observer,
+                    ecs, &polls, &changing, service, manifest, live, &digests, options, observer,
                 )
                 .instrument(span),
             );
@@ -292,6 +295,23 @@ fn ownership_tags(provenance: &Provenance, manifest: &ServiceManifest) -> Vec<Ta
         .collect()
 }
 
+/// `ownership` and the [`tags::TASK_DEFINITION`] proof that a service running `arn` runs the
+/// revision its manifest asks for: written only with a change that made it so.
+fn with_proof(
+    mut ownership: Vec<Tag>,
+    manifest: &ServiceManifest,
+    digests: &ImageDigests,
+    arn: &str,
+) -> Vec<Tag> {
+    ownership.push(Tag {
+        key: Some(tags::TASK_DEFINITION.to_string()),
+        value: Some(berth_core::plan::task_definition_proof(
+            manifest, digests, arn,
+        )),
+    });
+    ownership
+}
+
 /// `tags` with berth's ownership tags replacing any user tags of the same key.
 fn with_ownership(tags: Option<Vec<Tag>>, ownership: &[Tag]) -> Option<Vec<Tag>> {
     let mut tags: Vec<Tag> = tags
@@ -307,6 +327,7 @@ fn with_ownership(tags: Option<Vec<Tag>>, ownership: &[Tag]) -> Option<Vec<Tag>>
 async fn apply_service<E: EcsWrite>(
     ecs: &E,
     polls: &RolloutPolls<'_, E>,
+    changing: &Semaphore,
     service: &ServicePlan,
     manifest: &ServiceManifest,
     live: &LiveState,
@@ -331,7 +352,11 @@ async fn apply_service<E: EcsWrite>(
             failed(berth_core::plan::replacement_reason(fields))
         }
         Action::Create { .. } => {
-            match create(ecs, manifest, digests, options, observer, &mut actions).await {
+            let created = {
+                let _slot = changing.acquire().await;
+                create(ecs, manifest, digests, options, observer, &mut actions).await
+            };
+            match created {
                 Ok((arn, seen)) => follow(polls, id, &arn, seen, options, observer).await,
                 Err(reason) => failed(reason),
             }
@@ -341,7 +366,8 @@ async fn apply_service<E: EcsWrite>(
             new_task_definition,
         } => {
             let live_service = live.services.get(id);
-            match update(
+            let slot = changing.acquire().await;
+            let updated = update(
                 ecs,
                 manifest,
                 live_service,
@@ -352,8 +378,9 @@ async fn apply_service<E: EcsWrite>(
                 observer,
                 &mut actions,
             )
-            .await
-            {
+            .await;
+            drop(slot);
+            match updated {
                 Ok(Some((arn, seen))) => follow(polls, id, &arn, seen, options, observer).await,
                 Ok(None) => ServiceOutcome::Synced,
                 Err(reason) => failed(reason),
@@ -433,20 +460,28 @@ pub fn same_task_definition(
     comparable(a) == comparable(b)
 }
 
-/// The family's latest ACTIVE revision when it is the same as `desired`.
+/// The family's latest ACTIVE revision when it is the same as `desired`. When that revision is
+/// the one the service runs (`running`), the plan already found it differs: nothing to
+/// describe, nothing to reuse.
 async fn reusable<E: EcsWrite>(
     ecs: &E,
     desired: &TaskDefinitionSpec,
     digests: &ImageDigests,
     family: &str,
+    running: Option<&str>,
 ) -> Result<Option<String>, String> {
-    let latest: Option<std::sync::Arc<LiveTaskDefinition>> = ecs
-        .latest_active_task_definition(family)
+    let latest = ecs
+        .latest_active_task_definition_arn(family)
         .await
         .map_err(|e| format!("cannot list task definitions of family {family}: {e}"))?;
-    Ok(latest
-        .filter(|latest| same_task_definition(&latest.spec, desired, digests))
-        .map(|latest| latest.arn.clone()))
+    let Some(latest) = latest.filter(|arn| Some(arn.as_str()) != running) else {
+        return Ok(None);
+    };
+    let latest: std::sync::Arc<LiveTaskDefinition> = ecs
+        .describe_task_definition(&latest)
+        .await
+        .map_err(|e| format!("cannot describe task definition {latest}: {e}"))?;
+    Ok(same_task_definition(&latest.spec, desired, digests).then(|| latest.arn.clone()))
 }
 
 /// The revision to run: the family's latest ACTIVE one when it already equals `desired`
@@ -458,12 +493,13 @@ async fn reuse_or_register<E: EcsWrite>(
     ecs: &E,
     desired: &TaskDefinitionSpec,
     digests: &ImageDigests,
+    running: Option<&str>,
     id: &ServiceId,
     observer: &dyn ApplyObserver,
     actions: &mut Vec<AppliedAction>,
 ) -> Result<String, String> {
     let family = desired.family.clone().unwrap_or_default();
-    let reused = match reusable(ecs, desired, digests, &family).await? {
+    let reused = match reusable(ecs, desired, digests, &family, running).await? {
         Some(arn) => {
             info!(task_definition = %arn, "reusing equal task definition revision");
             arn
@@ -478,7 +514,7 @@ async fn reuse_or_register<E: EcsWrite>(
                 actions.push(action);
                 return Ok(registered.arn.clone());
             }
-            Err(error) => match reusable(ecs, desired, digests, &family).await {
+            Err(error) => match reusable(ecs, desired, digests, &family, running).await {
                 Ok(Some(arn)) => {
                     warn!(task_definition = %arn, %error,
                         "RegisterTaskDefinition failed, but ECS holds an equal revision: using it");
@@ -516,10 +552,22 @@ async fn create<E: EcsWrite>(
 ) -> Result<(String, SeenEvents), String> {
     let ownership = ownership_tags(&options.provenance, manifest);
     let desired = desired_with_tags(manifest, digests, &ownership);
-    let arn = reuse_or_register(ecs, &desired, digests, &manifest.id, observer, actions).await?;
+    let arn = reuse_or_register(
+        ecs,
+        &desired,
+        digests,
+        None,
+        &manifest.id,
+        observer,
+        actions,
+    )
+    .await?;
     let mut spec = manifest.spec.clone();
     spec.task_definition = None;
-    spec.tags = with_ownership(spec.tags.take(), &ownership);
+    spec.tags = with_ownership(
+        spec.tags.take(),
+        &with_proof(ownership, manifest, digests, &arn),
+    );
     let created = ecs
         .create_service(&manifest.id, &spec, &arn)
         .await
@@ -588,8 +636,9 @@ fn partial_spec(
         .map_err(|e| format!("cannot build the UpdateService input: {e}"))
 }
 
-/// Service fields that are objects of plain fields all the way down (no lists keyed by name).
-const PLAIN_OBJECT_FIELDS: &[&str] = &["deploymentConfiguration", "networkConfiguration"];
+/// Service fields that are objects of plain fields all the way down (no maps, no lists keyed by
+/// name), so a change path into one names fields only: generated from the ECS model.
+const PLAIN_OBJECT_FIELDS: &[&str] = berth_core::model::ecs::SERVICE_PLAIN_OBJECT_FIELDS;
 
 /// Sets `path` in `object` to `value` unless something is there, creating objects on the way;
 /// stops at anything that is not an object.
@@ -614,16 +663,9 @@ fn set_if_absent(
     }
 }
 
-/// Service fields that are lists (clearing one means sending `[]`).
-const LIST_FIELDS: &[&str] = &[
-    "loadBalancers",
-    "serviceRegistries",
-    "capacityProviderStrategy",
-    "placementConstraints",
-    "placementStrategy",
-    "volumeConfigurations",
-    "vpcLatticeConfigurations",
-];
+/// Service fields that are lists (clearing one means sending `[]`): generated from the ECS
+/// model. `tags` is one, but never reaches `partial_spec`: tags go through TagResource.
+const LIST_FIELDS: &[&str] = berth_core::model::ecs::SERVICE_LIST_FIELDS;
 
 #[allow(clippy::too_many_arguments)]
 async fn update<E: EcsWrite>(
@@ -649,7 +691,8 @@ async fn update<E: EcsWrite>(
     let partial = partial_spec(&spec, &fields, changes)?;
     let task_definition_arn = if new_task_definition {
         let desired = desired_with_tags(manifest, digests, &ownership);
-        Some(reuse_or_register(ecs, &desired, digests, id, observer, actions).await?)
+        let running = Some(live_service.task_definition_arn.as_str());
+        Some(reuse_or_register(ecs, &desired, digests, running, id, observer, actions).await?)
     } else {
         None
     };
@@ -678,6 +721,10 @@ async fn update<E: EcsWrite>(
     }
     // Tags are not part of UpdateService; the revision tag moves with every change berth makes.
     if tags_changed || followed.is_some() {
+        let runs = followed
+            .as_deref()
+            .unwrap_or(&live_service.task_definition_arn);
+        let ownership = with_proof(ownership, manifest, digests, runs);
         let all: BTreeMap<String, String> = with_ownership(spec.tags.clone(), &ownership)
             .into_iter()
             .flatten()

@@ -920,3 +920,55 @@ async fn while_a_rollout_is_in_flight_only_that_service_is_read() {
     stop.send(true).expect("stop");
     daemon.await.expect("daemon task");
 }
+
+#[tokio::test(start_paused = true)]
+async fn after_a_restart_tags_prove_the_task_definitions_berth_registered_and_nothing_else() {
+    let ecs = FakeEcs::new();
+    let commit = snapshot("c1", &[("web", web()), ("api", web().named("api"))]);
+    let (mut first, _) = reconciler(&ecs, options());
+    first.reconcile(&commit).await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    first.reconcile(&commit).await;
+    drop(first);
+
+    // A restart: nothing cached. Both services run what berth registered for them, and say so.
+    let (mut restarted, telemetry) = reconciler(&ecs, options());
+    let described = ecs.count("DescribeTaskDefinition");
+    let mutations = ecs.mutations().len();
+    assert_eq!(restarted.reconcile(&commit).await, Requeue::Interval);
+    assert_eq!(
+        ecs.count("DescribeTaskDefinition"),
+        described,
+        "no revision read"
+    );
+    assert_eq!(ecs.mutations().len(), mutations, "nothing changed");
+    assert_eq!(status(&restarted, "web").await, Status::Synced);
+    assert_eq!(status(&restarted, "api").await, Status::Synced);
+
+    // Someone points web at another revision: its tag no longer proves anything, so that
+    // revision is read, and the difference is drift.
+    let other = ecs
+        .revisions("api")
+        .last()
+        .expect("api's revision")
+        .arn
+        .clone();
+    ecs.edit_service(&ServiceId::new("prod", "web"), |s| {
+        s.task_definition_arn = other;
+    });
+    let (mut again, telemetry_again) = reconciler(
+        &ecs,
+        DaemonOptions {
+            self_heal: false,
+            ..options()
+        },
+    );
+    again.reconcile(&commit).await;
+    assert_eq!(ecs.count("DescribeTaskDefinition"), described + 1);
+    assert_eq!(status(&again, "web").await, Status::OutOfSync);
+    assert_eq!(
+        telemetry_again.drift.lock().expect("lock").as_slice(),
+        ["prod/web"]
+    );
+    assert!(telemetry.drift.lock().expect("lock").is_empty());
+}
