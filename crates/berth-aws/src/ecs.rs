@@ -28,6 +28,42 @@ const DESCRIBE_SERVICES_CONCURRENCY: usize = berth_engine::defaults::READS_IN_FL
 /// The `failures[].reason` of a service that does not exist.
 const MISSING: &str = "MISSING";
 
+/// A task definition as `operation` answered it (with its tags), in berth's model.
+pub(crate) fn live_task_definition(
+    operation: &'static str,
+    task_definition: &aws_sdk_ecs::types::TaskDefinition,
+    tags: &[aws_sdk_ecs::types::Tag],
+) -> Result<LiveTaskDefinition, AwsError> {
+    let full_arn = task_definition
+        .task_definition_arn()
+        .ok_or_else(|| AwsError::Incomplete {
+            service: "ECS",
+            operation,
+            what: "taskDefinitionArn".to_string(),
+        })?;
+    let spec = convert::task_definition_from_sdk(task_definition, tags).map_err(|source| {
+        AwsError::Convert {
+            what: format!("task definition {full_arn}"),
+            source,
+        }
+    })?;
+    Ok(LiveTaskDefinition {
+        arn: full_arn.to_string(),
+        family: task_definition.family().unwrap_or_default().to_string(),
+        revision: task_definition.revision(),
+        status: task_definition
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        spec,
+    })
+}
+
+/// Service events kept per service read, newest first. ECS returns up to 100; berth reports the
+/// newest few of a failed rollout and the new ones while following, so keeping all 100 of every
+/// service of a large estate would only grow each reconcile's memory.
+const EVENTS_KEPT: usize = 20;
+
 /// The status of the deployment that is the service's current one.
 const PRIMARY: &str = "PRIMARY";
 
@@ -161,33 +197,24 @@ impl Aws {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ECS", "DescribeTaskDefinition", e))?;
-        let incomplete = |what: &str| AwsError::Incomplete {
-            service: "ECS",
-            operation: "DescribeTaskDefinition",
-            what: what.to_string(),
-        };
         let task_definition = output
             .task_definition()
-            .ok_or_else(|| incomplete("taskDefinition"))?;
-        let full_arn = task_definition
-            .task_definition_arn()
-            .ok_or_else(|| incomplete("taskDefinitionArn"))?;
-        let spec = convert::task_definition_from_sdk(task_definition, output.tags()).map_err(
-            |source| AwsError::Convert {
-                what: format!("task definition {full_arn}"),
-                source,
-            },
-        )?;
-        Ok(LiveTaskDefinition {
-            arn: full_arn.to_string(),
-            family: task_definition.family().unwrap_or_default().to_string(),
-            revision: task_definition.revision(),
-            status: task_definition
-                .status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            spec,
-        })
+            .ok_or_else(|| AwsError::Incomplete {
+                service: "ECS",
+                operation: "DescribeTaskDefinition",
+                what: "taskDefinition".to_string(),
+            })?;
+        live_task_definition("DescribeTaskDefinition", task_definition, output.tags())
+    }
+
+    /// Caches a revision read from another answer than DescribeTaskDefinition (the one
+    /// RegisterTaskDefinition returns), so that nothing reads it again.
+    pub(crate) async fn remember_task_definition(&self, task_definition: Arc<LiveTaskDefinition>) {
+        let cell = Arc::new(OnceCell::new_with(Some(Arc::clone(&task_definition))));
+        self.task_definitions
+            .lock()
+            .await
+            .insert(task_definition.arn.clone(), cell);
     }
 
     /// ARNs of every service in `cluster`, all pages (100 per page).
@@ -260,7 +287,12 @@ pub(crate) fn live_service(cluster: &str, service: &Service) -> Result<LiveServi
         tags,
         role_arn: service.role_arn().map(str::to_string),
         deployments: deployments.into_iter().map(deployment).collect(),
-        events: service.events().iter().map(event).collect(),
+        events: service
+            .events()
+            .iter()
+            .take(EVENTS_KEPT)
+            .map(event)
+            .collect(),
         running_count: service.running_count(),
         pending_count: service.pending_count(),
     })

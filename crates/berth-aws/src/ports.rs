@@ -15,6 +15,13 @@ use crate::{Aws, AwsError};
 impl EcsRead for Aws {
     type Error = AwsError;
 
+    async fn latest_active_task_definition_arn(
+        &self,
+        family: &str,
+    ) -> Result<Option<String>, AwsError> {
+        Aws::latest_active_task_definition_arn(self, family).await
+    }
+
     async fn describe_services(
         &self,
         cluster: &str,
@@ -53,20 +60,6 @@ impl EcsWrite for Aws {
         spec: &TaskDefinitionSpec,
     ) -> Result<Arc<LiveTaskDefinition>, AwsError> {
         Aws::register_task_definition(self, spec).await
-    }
-
-    async fn latest_active_task_definition(
-        &self,
-        family: &str,
-    ) -> Result<Option<Arc<LiveTaskDefinition>>, AwsError> {
-        Aws::latest_active_task_definition(self, family).await
-    }
-
-    async fn latest_active_task_definition_arn(
-        &self,
-        family: &str,
-    ) -> Result<Option<String>, AwsError> {
-        Aws::latest_active_task_definition_arn(self, family).await
     }
 
     async fn create_service(

@@ -92,14 +92,18 @@ impl Aws {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ECS", "RegisterTaskDefinition", e))?;
-        let arn = output
+        // The answer holds the revision as ECS stored it, tags included: no read needed.
+        let task_definition = output
             .task_definition()
-            .and_then(|td| td.task_definition_arn())
-            .ok_or_else(|| {
-                incomplete("RegisterTaskDefinition", "taskDefinition.taskDefinitionArn")
-            })?;
-        tracing::debug!(task_definition = arn, "registered task definition");
-        self.describe_task_definition(arn).await
+            .ok_or_else(|| incomplete("RegisterTaskDefinition", "taskDefinition"))?;
+        let registered = Arc::new(crate::ecs::live_task_definition(
+            "RegisterTaskDefinition",
+            task_definition,
+            output.tags(),
+        )?);
+        tracing::debug!(task_definition = %registered.arn, "registered task definition");
+        self.remember_task_definition(Arc::clone(&registered)).await;
+        Ok(registered)
     }
 
     /// The delays between the attempts of a call berth retries itself: the SDK's retry

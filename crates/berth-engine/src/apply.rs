@@ -354,7 +354,17 @@ async fn apply_service<E: EcsWrite>(
         Action::Create { .. } => {
             let created = {
                 let _slot = changing.acquire().await;
-                create(ecs, manifest, digests, options, observer, &mut actions).await
+                let known = Known::of(live, manifest, None);
+                create(
+                    ecs,
+                    manifest,
+                    digests,
+                    known,
+                    options,
+                    observer,
+                    &mut actions,
+                )
+                .await
             };
             match created {
                 Ok((arn, seen)) => follow(polls, id, &arn, seen, options, observer).await,
@@ -367,10 +377,12 @@ async fn apply_service<E: EcsWrite>(
         } => {
             let live_service = live.services.get(id);
             let slot = changing.acquire().await;
+            let running = live_service.map(|s| s.task_definition_arn.as_str());
             let updated = update(
                 ecs,
                 manifest,
                 live_service,
+                Known::of(live, manifest, running),
                 changes,
                 *new_task_definition,
                 digests,
@@ -460,21 +472,51 @@ pub fn same_task_definition(
     comparable(a) == comparable(b)
 }
 
+/// What is known of a family before registering into it.
+#[derive(Debug, Clone, Copy)]
+struct Known<'a> {
+    /// The revision the service runs (none for a service to create).
+    running: Option<&'a str>,
+    /// The family's latest ACTIVE revision, when the live reads already listed it
+    /// (`LiveState::latest_revisions`).
+    latest: Option<&'a Option<String>>,
+}
+
+impl<'a> Known<'a> {
+    fn of(live: &'a LiveState, manifest: &ServiceManifest, running: Option<&'a str>) -> Self {
+        Known {
+            running,
+            latest: live.latest_revisions.get(manifest.family()),
+        }
+    }
+
+    /// The same, once the latest revision must be listed again (after a register failed).
+    fn relist(self) -> Self {
+        Known {
+            latest: None,
+            ..self
+        }
+    }
+}
+
 /// The family's latest ACTIVE revision when it is the same as `desired`. When that revision is
-/// the one the service runs (`running`), the plan already found it differs: nothing to
-/// describe, nothing to reuse.
+/// the one the service runs, the plan already found it differs: nothing to describe, nothing to
+/// reuse.
 async fn reusable<E: EcsWrite>(
     ecs: &E,
     desired: &TaskDefinitionSpec,
     digests: &ImageDigests,
     family: &str,
-    running: Option<&str>,
+    known: Known<'_>,
 ) -> Result<Option<String>, String> {
-    let latest = ecs
-        .latest_active_task_definition_arn(family)
-        .await
-        .map_err(|e| format!("cannot list task definitions of family {family}: {e}"))?;
-    let Some(latest) = latest.filter(|arn| Some(arn.as_str()) != running) else {
+    let latest = match known.latest {
+        Some(latest) => latest.clone(),
+        None => ecs
+            .latest_active_task_definition_arn(family)
+            .await
+            .map_err(|e| format!("cannot list task definitions of family {family}: {e}"))?,
+    };
+    let Some(latest) = latest.filter(|arn| Some(arn.as_str()) != known.running) else {
         return Ok(None);
     };
     let latest: std::sync::Arc<LiveTaskDefinition> = ecs
@@ -493,13 +535,13 @@ async fn reuse_or_register<E: EcsWrite>(
     ecs: &E,
     desired: &TaskDefinitionSpec,
     digests: &ImageDigests,
-    running: Option<&str>,
+    known: Known<'_>,
     id: &ServiceId,
     observer: &dyn ApplyObserver,
     actions: &mut Vec<AppliedAction>,
 ) -> Result<String, String> {
     let family = desired.family.clone().unwrap_or_default();
-    let reused = match reusable(ecs, desired, digests, &family, running).await? {
+    let reused = match reusable(ecs, desired, digests, &family, known).await? {
         Some(arn) => {
             info!(task_definition = %arn, "reusing equal task definition revision");
             arn
@@ -514,7 +556,7 @@ async fn reuse_or_register<E: EcsWrite>(
                 actions.push(action);
                 return Ok(registered.arn.clone());
             }
-            Err(error) => match reusable(ecs, desired, digests, &family, running).await {
+            Err(error) => match reusable(ecs, desired, digests, &family, known.relist()).await {
                 Ok(Some(arn)) => {
                     warn!(task_definition = %arn, %error,
                         "RegisterTaskDefinition failed, but ECS holds an equal revision: using it");
@@ -546,6 +588,7 @@ async fn create<E: EcsWrite>(
     ecs: &E,
     manifest: &ServiceManifest,
     digests: &ImageDigests,
+    known: Known<'_>,
     options: &ApplyOptions,
     observer: &dyn ApplyObserver,
     actions: &mut Vec<AppliedAction>,
@@ -556,7 +599,7 @@ async fn create<E: EcsWrite>(
         ecs,
         &desired,
         digests,
-        None,
+        known,
         &manifest.id,
         observer,
         actions,
@@ -672,6 +715,7 @@ async fn update<E: EcsWrite>(
     ecs: &E,
     manifest: &ServiceManifest,
     live_service: Option<&berth_core::live::LiveService>,
+    known: Known<'_>,
     changes: &[berth_core::normalize::Change],
     new_task_definition: bool,
     digests: &ImageDigests,
@@ -691,8 +735,7 @@ async fn update<E: EcsWrite>(
     let partial = partial_spec(&spec, &fields, changes)?;
     let task_definition_arn = if new_task_definition {
         let desired = desired_with_tags(manifest, digests, &ownership);
-        let running = Some(live_service.task_definition_arn.as_str());
-        Some(reuse_or_register(ecs, &desired, digests, running, id, observer, actions).await?)
+        Some(reuse_or_register(ecs, &desired, digests, known, id, observer, actions).await?)
     } else {
         None
     };

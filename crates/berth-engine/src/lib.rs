@@ -12,4 +12,4 @@ pub mod ports;
 pub mod read;
 pub mod rollout;
 
-pub use read::{EngineError, read_live};
+pub use read::{EngineError, read_live, read_live_to_apply};

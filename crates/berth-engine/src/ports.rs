@@ -29,6 +29,13 @@ pub trait EcsRead: Send + Sync {
         arn: &str,
     ) -> impl Future<Output = Result<Arc<LiveTaskDefinition>, Self::Error>> + Send;
 
+    /// The ARN of the family's latest ACTIVE revision, if any (one ListTaskDefinitions, newest
+    /// first): what the reuse check compares with before registering.
+    fn latest_active_task_definition_arn(
+        &self,
+        family: &str,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
+
     /// ARNs of every service in a cluster.
     fn list_services(
         &self,
@@ -64,27 +71,6 @@ pub trait EcsWrite: EcsRead {
         &self,
         spec: &TaskDefinitionSpec,
     ) -> impl Future<Output = Result<Arc<LiveTaskDefinition>, Self::Error>> + Send;
-
-    /// The family's latest ACTIVE revision, if any (ListTaskDefinitions, newest first, then
-    /// DescribeTaskDefinition).
-    fn latest_active_task_definition(
-        &self,
-        family: &str,
-    ) -> impl Future<Output = Result<Option<Arc<LiveTaskDefinition>>, Self::Error>> + Send;
-
-    /// The ARN of the family's latest ACTIVE revision, if any (one ListTaskDefinitions): the
-    /// reuse check describes it only when it is not the revision the service already runs.
-    fn latest_active_task_definition_arn(
-        &self,
-        family: &str,
-    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send {
-        async move {
-            Ok(self
-                .latest_active_task_definition(family)
-                .await?
-                .map(|td| td.arn.clone()))
-        }
-    }
 
     /// Creates a service running `task_definition_arn` (`spec.tags` include ownership tags).
     fn create_service(
@@ -151,6 +137,13 @@ impl<T: EcsRead> EcsRead for Arc<T> {
         T::describe_task_definition(self, arn)
     }
 
+    fn latest_active_task_definition_arn(
+        &self,
+        family: &str,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send {
+        T::latest_active_task_definition_arn(self, family)
+    }
+
     fn list_services(
         &self,
         cluster: &str,
@@ -180,20 +173,6 @@ impl<T: EcsWrite> EcsWrite for Arc<T> {
         spec: &TaskDefinitionSpec,
     ) -> impl Future<Output = Result<Arc<LiveTaskDefinition>, Self::Error>> + Send {
         T::register_task_definition(self, spec)
-    }
-
-    fn latest_active_task_definition(
-        &self,
-        family: &str,
-    ) -> impl Future<Output = Result<Option<Arc<LiveTaskDefinition>>, Self::Error>> + Send {
-        T::latest_active_task_definition(self, family)
-    }
-
-    fn latest_active_task_definition_arn(
-        &self,
-        family: &str,
-    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send {
-        T::latest_active_task_definition_arn(self, family)
     }
 
     fn create_service(

@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use berth_core::image::EcrImage;
-use berth_core::live::{ImageResolution, LiveService, ServiceLookup};
+use berth_core::live::{ImageResolution, LiveService, LiveTaskDefinition, ServiceLookup};
 use berth_core::manifest::{InvalidManifest, ServiceId, ServiceManifest};
 use berth_core::plan::{self, LiveState, ecr_images};
+use berth_core::render::{self, tags};
 use futures::future;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -54,11 +55,36 @@ pub(crate) fn ecs_error<E: std::error::Error + Send + Sync + 'static>(
 /// except those the service's `berth:task-definition` tag proves are the desired revision
 /// (`berth_core::plan::task_definition_proof`): a service berth applied and nobody changed since
 /// costs no task definition read. The adapter caches what it describes by ARN.
+///
+/// This is the read of `berth plan`, which needs only the read permissions docs/ci.md lists;
+/// [`read_live_to_apply`] also lists the families a change will register into.
 pub async fn read_live<E: EcsRead, R: ImageRegistry>(
     ecs: &E,
     registry: &R,
     valid: &[ServiceManifest],
     invalid: &[InvalidManifest],
+) -> Result<LiveState, EngineError> {
+    read(ecs, registry, valid, invalid, false).await
+}
+
+/// [`read_live`], and beside the task definitions, one ListTaskDefinitions per family likely to
+/// get a new revision (`LiveState::latest_revisions`), so that applying starts with its reuse
+/// check done. What `berth apply` and the daemon read.
+pub async fn read_live_to_apply<E: EcsRead, R: ImageRegistry>(
+    ecs: &E,
+    registry: &R,
+    valid: &[ServiceManifest],
+    invalid: &[InvalidManifest],
+) -> Result<LiveState, EngineError> {
+    read(ecs, registry, valid, invalid, true).await
+}
+
+async fn read<E: EcsRead, R: ImageRegistry>(
+    ecs: &E,
+    registry: &R,
+    valid: &[ServiceManifest],
+    invalid: &[InvalidManifest],
+    to_apply: bool,
 ) -> Result<LiveState, EngineError> {
     let mut declared: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for id in valid
@@ -85,7 +111,16 @@ pub async fn read_live<E: EcsRead, R: ImageRegistry>(
             .extend(services.into_iter().map(|s| (s.id.clone(), s)));
         live.unlisted.extend(unlisted);
     }
-    read_task_definitions(ecs, valid, &mut live).await?;
+    let (task_definitions, latest_revisions) =
+        futures::try_join!(read_task_definitions(ecs, valid, &live), async {
+            if to_apply {
+                read_latest_revisions(ecs, valid, &live).await
+            } else {
+                Ok(BTreeMap::new())
+            }
+        })?;
+    live.task_definitions = task_definitions;
+    live.latest_revisions = latest_revisions;
     Ok(live)
 }
 
@@ -179,8 +214,8 @@ async fn read_images<R: ImageRegistry>(
 async fn read_task_definitions<E: EcsRead>(
     ecs: &E,
     valid: &[ServiceManifest],
-    live: &mut LiveState,
-) -> Result<(), EngineError> {
+    live: &LiveState,
+) -> Result<BTreeMap<String, LiveTaskDefinition>, EngineError> {
     let digests = plan::digests(&live.images);
     let manifests: BTreeMap<&ServiceId, &ServiceManifest> =
         valid.iter().map(|m| (&m.id, m)).collect();
@@ -195,18 +230,47 @@ async fn read_task_definitions<E: EcsRead>(
         })
         .map(|s| (s.task_definition_arn.clone(), s.id.cluster.clone()))
         .collect();
-    let task_definitions: Vec<_> = stream::iter(arns)
+    stream::iter(arns)
         .map(|(arn, cluster)| async move {
-            ecs.describe_task_definition(&arn)
+            let task_definition = ecs
+                .describe_task_definition(&arn)
                 .await
-                .map_err(ecs_error("DescribeTaskDefinition", &cluster))
+                .map_err(ecs_error("DescribeTaskDefinition", &cluster))?;
+            Ok((task_definition.arn.clone(), (*task_definition).clone()))
         })
         .buffer_unordered(crate::defaults::READS_IN_FLIGHT)
         .try_collect()
-        .await?;
-    for task_definition in task_definitions {
-        live.task_definitions
-            .insert(task_definition.arn.clone(), (*task_definition).clone());
-    }
-    Ok(())
+        .await
+}
+
+/// Lists the latest ACTIVE revision of the families likely to get a new one: a service not
+/// there yet, or one whose `berth:spec-hash` is not its manifest's. Steady state lists nothing.
+async fn read_latest_revisions<E: EcsRead>(
+    ecs: &E,
+    valid: &[ServiceManifest],
+    live: &LiveState,
+) -> Result<BTreeMap<String, Option<String>>, EngineError> {
+    let families: BTreeSet<(String, String)> = valid
+        .iter()
+        .filter(|m| {
+            let tag = live
+                .services
+                .get(&m.id)
+                .filter(|s| s.status == "ACTIVE")
+                .and_then(|s| s.tags.get(tags::SPEC_HASH));
+            !tag.is_some_and(|tag| render::spec_hash_matches(tag, render::spec_hash(m)))
+        })
+        .map(|m| (m.family().to_string(), m.id.cluster.clone()))
+        .collect();
+    stream::iter(families)
+        .map(|(family, cluster)| async move {
+            let latest = ecs
+                .latest_active_task_definition_arn(&family)
+                .await
+                .map_err(ecs_error("ListTaskDefinitions", &cluster))?;
+            Ok((family, latest))
+        })
+        .buffer_unordered(crate::defaults::READS_IN_FLIGHT)
+        .try_collect()
+        .await
 }

@@ -259,6 +259,13 @@ impl berth_engine::ports::EcsRead for FakePorts {
         self.fake.describe_task_definition(arn).await
     }
 
+    async fn latest_active_task_definition_arn(
+        &self,
+        family: &str,
+    ) -> Result<Option<String>, Self::Error> {
+        self.fake.latest_active_task_definition_arn(family).await
+    }
+
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, Self::Error> {
         self.fake.list_services(cluster).await
     }
@@ -278,13 +285,6 @@ impl berth_engine::ports::EcsWrite for FakePorts {
             return Err(FakeError::Injected("RegisterTaskDefinition"));
         }
         Ok(registered)
-    }
-
-    async fn latest_active_task_definition(
-        &self,
-        family: &str,
-    ) -> Result<Option<std::sync::Arc<berth_core::live::LiveTaskDefinition>>, Self::Error> {
-        self.fake.latest_active_task_definition(family).await
     }
 
     async fn create_service(

@@ -412,21 +412,6 @@ impl EcsWrite for FakeEcs {
         Ok(Arc::new(td))
     }
 
-    async fn latest_active_task_definition(
-        &self,
-        family: &str,
-    ) -> Result<Option<Arc<LiveTaskDefinition>>, FakeError> {
-        self.record("ListTaskDefinitions")?;
-        Ok(self
-            .state()
-            .task_definitions
-            .values()
-            .filter(|td| td.family == family && td.status == "ACTIVE")
-            .max_by_key(|td| td.revision)
-            .cloned()
-            .map(Arc::new))
-    }
-
     async fn create_service(
         &self,
         id: &ServiceId,
@@ -551,6 +536,20 @@ impl EcsWrite for FakeEcs {
 
 impl EcsRead for FakeEcs {
     type Error = FakeError;
+
+    async fn latest_active_task_definition_arn(
+        &self,
+        family: &str,
+    ) -> Result<Option<String>, FakeError> {
+        self.record("ListTaskDefinitions")?;
+        Ok(self
+            .state()
+            .task_definitions
+            .values()
+            .filter(|td| td.family == family && td.status == "ACTIVE")
+            .max_by_key(|td| td.revision)
+            .map(|td| td.arn.clone()))
+    }
 
     async fn describe_services(
         &self,

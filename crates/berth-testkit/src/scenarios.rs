@@ -28,7 +28,7 @@ use berth_engine::apply::{
     AppliedAction, ApplyObserver, ApplyOptions, ServiceOutcome, ServiceReport, apply,
 };
 use berth_engine::ports::{EcsRead, EcsWrite, ImageRegistry, ServiceUpdate};
-use berth_engine::read_live;
+use berth_engine::read_live_to_apply;
 use berth_engine::rollout::{RolloutObserver, RolloutTiming};
 use tokio::sync::Notify;
 
@@ -255,13 +255,13 @@ pub fn options(revision: &str) -> ApplyOptions {
     }
 }
 
-/// Reads the live state of `outcome`'s services and plans them.
+/// Reads the live state of `outcome`'s services as `berth apply` does and plans them.
 pub async fn plan_only<E: EcsRead, R: ImageRegistry>(
     ecs: &E,
     registry: &R,
     outcome: &LoadOutcome,
 ) -> (Plan, LiveState) {
-    let live = read_live(ecs, registry, &outcome.services, &outcome.invalid)
+    let live = read_live_to_apply(ecs, registry, &outcome.services, &outcome.invalid)
         .await
         .expect("reading the live state");
     let plan = plan(
@@ -496,6 +496,13 @@ impl<E: EcsWrite> EcsRead for Recorded<'_, E> {
         self.ecs.describe_task_definition(arn).await
     }
 
+    async fn latest_active_task_definition_arn(
+        &self,
+        family: &str,
+    ) -> Result<Option<String>, Self::Error> {
+        self.ecs.latest_active_task_definition_arn(family).await
+    }
+
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, Self::Error> {
         self.ecs.list_services(cluster).await
     }
@@ -514,13 +521,6 @@ impl<E: EcsWrite> EcsWrite for Recorded<'_, E> {
             std::future::pending::<()>().await;
         }
         Ok(registered)
-    }
-
-    async fn latest_active_task_definition(
-        &self,
-        family: &str,
-    ) -> Result<Option<Arc<LiveTaskDefinition>>, Self::Error> {
-        self.ecs.latest_active_task_definition(family).await
     }
 
     async fn create_service(

@@ -33,7 +33,7 @@ use berth_core::render::Provenance;
 use berth_engine::apply::{
     AppliedAction, ApplyObserver, ApplyOptions, ServiceOutcome, ServiceReport, apply,
 };
-use berth_engine::read_live;
+use berth_engine::read_live_to_apply as read_live;
 use berth_engine::rollout::{RolloutObserver, RolloutTiming};
 use berth_testkit::{ACCOUNT_HEADER, Emulator, Network, TestAccount};
 

@@ -22,6 +22,10 @@ Everything it changes in moto, and why (real ECS behaves as described; moto 5.2.
     existing service fails with ``InvalidParameterException: Creation of service was not
     idempotent.``
 
+``EC2ContainerServiceResponse.register_task_definition`` (wrapped)
+    ECS answers with the revision's ``tags`` beside ``taskDefinition``; moto leaves them out. They
+    are now in the answer, so a client need not describe the revision it just registered.
+
 ``EC2ContainerServiceBackend.update_service`` (wrapped)
     moto stores ``taskDefinition`` exactly as sent (``web:3``, even ``web``) and only checks it
     after applying every other change; it is now resolved to the full ARN first (an unknown one

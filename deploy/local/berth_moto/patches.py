@@ -173,6 +173,13 @@ def install() -> None:
                 name = f"{family}:{max(active)}"
         return original(self, task_definition_str=name)
 
+    @_wrap(EC2ContainerServiceResponse, "register_task_definition")
+    def register_task_definition(original, self: EC2ContainerServiceResponse) -> Any:
+        result = original(self)
+        task_definition = result.result["taskDefinition"]
+        result.result["tags"] = self.ecs_backend.list_tags_for_resource(task_definition.arn)
+        return result
+
     @_wrap(EC2ContainerServiceResponse, "list_task_definitions")
     def list_task_definitions(original, self: EC2ContainerServiceResponse) -> Any:
         result = original(self)

@@ -65,3 +65,18 @@ def test_list_services_ignores_paging(account):
     page = account.ecs.list_services(cluster="prod", maxResults=2)
     assert len(page["serviceArns"]) == 3
     assert "nextToken" not in page
+
+
+def test_register_answers_with_the_revisions_tags(account):
+    tags = [{"key": "berth:managed-by", "value": "berth"}, {"key": "team", "value": "web"}]
+    answer = account.ecs.register_task_definition(
+        family="web",
+        containerDefinitions=[{"name": "web", "image": "nginx:1.27", "memory": 128}],
+        tags=tags,
+    )
+    assert answer["tags"] == tags
+    untagged = account.ecs.register_task_definition(
+        family="web",
+        containerDefinitions=[{"name": "web", "image": "nginx:1.27", "memory": 128}],
+    )
+    assert untagged["tags"] == []

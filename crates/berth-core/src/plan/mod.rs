@@ -193,6 +193,11 @@ pub struct LiveState {
     pub images: Vec<ImageResolution>,
     /// Services that exist in the manifests' clusters but are in no manifest.
     pub unlisted: Vec<LiveService>,
+    /// The latest ACTIVE revision of each family whose service was read expecting a change (no
+    /// such service yet, or its `berth:spec-hash` is another manifest's), `None` when the family
+    /// has none: listed beside the other reads, so the reuse check before registering makes no
+    /// call of its own. Families not here are listed when needed.
+    pub latest_revisions: BTreeMap<String, Option<String>>,
 }
 
 /// Who berth is for ownership: the value of `berth:source` up to `#` (docs/operations.md,

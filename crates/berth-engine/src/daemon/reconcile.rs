@@ -26,7 +26,7 @@ use crate::apply::{
     AppliedAction, ApplyObserver, ApplyOptions, ServiceOutcome, ServiceReport, apply,
 };
 use crate::ports::{EcsWrite, ImageRegistry};
-use crate::read_live;
+use crate::read_live_to_apply;
 use crate::rollout::{Quiet, RolloutObserver, RolloutTiming};
 
 /// When the reconciler wants to run again.
@@ -123,7 +123,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 ..LoadOptions::default()
             },
         );
-        let live = match read_live(
+        let live = match read_live_to_apply(
             &self.ecs,
             &self.registry,
             &outcome.services,

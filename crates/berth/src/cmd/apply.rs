@@ -24,7 +24,9 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     runtime.block_on(async {
         let aws = super::connect_aws(&args.aws).await;
-        let live = berth_engine::read_live(&aws, &aws, &outcome.services, &outcome.invalid).await?;
+        let live =
+            berth_engine::read_live_to_apply(&aws, &aws, &outcome.services, &outcome.invalid)
+                .await?;
         let plan = plan(
             &outcome.services,
             &outcome.invalid,
