@@ -122,6 +122,14 @@ async fn status(reconciler: &Reconciler<FakeEcs, FakeRegistry>, name: &str) -> S
         .expect("service in status")
 }
 
+/// A daemon that applies `commit`, sees its rollouts complete, and stops.
+async fn settled_by_a_first_daemon(ecs: &FakeEcs, commit: &Snapshot) {
+    let (mut first, _) = reconciler(ecs, options());
+    first.reconcile(commit).await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    first.reconcile(commit).await;
+}
+
 fn web() -> ManifestText {
     with_breaker(ManifestText::web())
 }
@@ -600,11 +608,7 @@ async fn post_reconcile_retries_a_failed_service_at_once_and_a_failing_source_ba
 async fn after_a_restart_drift_is_still_told_from_a_git_change() {
     let ecs = FakeEcs::new();
     let commit = snapshot("c1", &[("web", web()), ("api", web().named("api"))]);
-    let (mut first, _) = reconciler(&ecs, options());
-    first.reconcile(&commit).await;
-    tokio::time::advance(Duration::from_secs(5)).await;
-    first.reconcile(&commit).await;
-    drop(first);
+    settled_by_a_first_daemon(&ecs, &commit).await;
 
     // While no daemon runs: web drifts, and git changes api.
     ecs.edit_service(&ServiceId::new("prod", "web"), |s| {
@@ -925,11 +929,7 @@ async fn while_a_rollout_is_in_flight_only_that_service_is_read() {
 async fn after_a_restart_tags_prove_the_task_definitions_berth_registered_and_nothing_else() {
     let ecs = FakeEcs::new();
     let commit = snapshot("c1", &[("web", web()), ("api", web().named("api"))]);
-    let (mut first, _) = reconciler(&ecs, options());
-    first.reconcile(&commit).await;
-    tokio::time::advance(Duration::from_secs(5)).await;
-    first.reconcile(&commit).await;
-    drop(first);
+    settled_by_a_first_daemon(&ecs, &commit).await;
 
     // A restart: nothing cached. Both services run what berth registered for them, and say so.
     let (mut restarted, telemetry) = reconciler(&ecs, options());

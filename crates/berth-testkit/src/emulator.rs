@@ -369,6 +369,22 @@ impl TestAccount {
         REGION
     }
 
+    /// `POST /berth-moto/<setting>` with `body`, for this account only (the settings the
+    /// extension takes, e.g. `failing-images`, are in `deploy/local/berth_moto`).
+    pub fn berth_moto(&self, setting: &str, body: &Value) -> Result<(), EmulatorError> {
+        let path = format!("/berth-moto/{setting}");
+        let response = http::post_json(self.addr, &path, &[(ACCOUNT_HEADER, self.id())], body)?;
+        if response.is_success() {
+            return Ok(());
+        }
+        Err(EmulatorError::Status {
+            method: "POST".into(),
+            url: format!("{}{path}", self.endpoint()),
+            status: response.status,
+            body: response.text(),
+        })
+    }
+
     /// Calls an ECS operation (e.g. `"CreateCluster"`) with a JSON request body and returns the
     /// JSON response; an error answer becomes [`EmulatorError::Api`].
     pub fn ecs(&self, operation: &str, body: Value) -> Result<Value, EmulatorError> {

@@ -20,7 +20,9 @@
 //! operation, the body and `n`, whatever order concurrent requests arrive in and whichever
 //! account a test got. The proxy counts what it injected per operation and kind
 //! ([`FaultProxy::injected`]) and records every request that reached the emulator
-//! ([`FaultProxy::forwarded`]), so a test can assert the faults really happened.
+//! ([`FaultProxy::forwarded`]), with the instant each was sent on, so a test can assert the
+//! faults really happened and a bench can time a client by the calls it made
+//! ([`FaultPlan::fixed_latency`]: every call slower by the same delay, nothing else).
 //!
 //! Requests must carry a `Content-Length` body (the AWS SDKs' JSON protocols do); responses
 //! are read whole from the emulator through [`http::request`] and sent back with a
@@ -29,7 +31,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -112,6 +114,16 @@ impl FaultPlan {
         self
     }
 
+    /// Every request forwarded after `delay`, no other fault: a network `delay` away from AWS
+    /// (applied once per call, before forwarding, so a client's time per call grows by it).
+    pub fn fixed_latency(delay: Duration) -> Self {
+        FaultPlan::new(0).all(FaultRates {
+            latency: 1.0,
+            delay,
+            ..FaultRates::default()
+        })
+    }
+
     fn rates(&self, operation: &str) -> FaultRates {
         self.operations
             .get(operation)
@@ -129,6 +141,8 @@ pub struct Forwarded {
     pub body: Vec<u8>,
     /// Whether its answer was lost on the way back ([`Fault::LostAnswer`]).
     pub answer_lost: bool,
+    /// When the proxy sent it to the emulator (after any injected latency).
+    pub at: Instant,
 }
 
 impl Forwarded {
@@ -248,7 +262,8 @@ impl FaultProxy {
         self.shared.counts().injected.clone()
     }
 
-    /// Every request that reached the emulator, in the order forwarded.
+    /// Every request that reached the emulator, in the order the emulator answered them (sort
+    /// by [`Forwarded::at`] for the order they were sent in).
     pub fn forwarded(&self) -> Vec<Forwarded> {
         self.shared.counts().forwarded.clone()
     }
@@ -507,6 +522,8 @@ async fn forward(
         .cloned()
         .collect();
     let body = request.body.clone();
+    // Taken before the emulator answers: a client's call counts as made when it reaches AWS.
+    let at = Instant::now();
     let result = tokio::task::spawn_blocking(move || {
         let headers: Vec<(&str, &str)> = headers
             .iter()
@@ -519,6 +536,7 @@ async fn forward(
         operation: operation.to_string(),
         body: request.body.clone(),
         answer_lost,
+        at,
     });
     match result {
         Ok(Ok(response)) => Some(response),
@@ -691,5 +709,21 @@ mod tests {
         let second: Vec<Fate> = (0..5).map(|_| decide(&two, "Op", b"a").0).collect();
         assert_eq!(first, second);
         assert!(first.iter().any(|f| f.fault != first[0].fault));
+    }
+
+    #[test]
+    fn a_fixed_latency_plan_delays_every_request_and_injects_nothing_else() {
+        let shared = Shared {
+            upstream: SocketAddr::from((Ipv4Addr::LOCALHOST, 1)),
+            counts: Mutex::new(Counts {
+                plan: FaultPlan::fixed_latency(Duration::from_millis(50)),
+                ..Counts::default()
+            }),
+        };
+        for n in 0..200 {
+            let (fate, delay) = decide(&shared, "UpdateService", format!("{n}").as_bytes());
+            assert_eq!((fate.fault, fate.delayed), (None, true));
+            assert_eq!(delay, Duration::from_millis(50));
+        }
     }
 }

@@ -82,19 +82,9 @@ async fn adapter(account: &TestAccount) -> Aws {
 }
 
 fn set(account: &TestAccount, setting: &str, body: serde_json::Value) {
-    let addr = account
-        .endpoint()
-        .trim_start_matches("http://")
-        .parse()
-        .expect("address");
-    let response = berth_testkit::http::post_json(
-        addr,
-        &format!("/berth-moto/{setting}"),
-        &[(ACCOUNT_HEADER, account.id())],
-        &body,
-    )
-    .expect("berth-moto");
-    assert!(response.is_success(), "{}", response.text());
+    account
+        .berth_moto(setting, &body)
+        .unwrap_or_else(|e| panic!("berth-moto {setting}: {e}"));
 }
 
 /// Counts what apply reports.

@@ -170,6 +170,9 @@ struct Usage {
     cpu_ticks: u64,
     rss_kib: u64,
     hwm_kib: u64,
+    /// The part of the RSS that is heap, stacks and other anonymous memory (the rest is mostly
+    /// the binary's code pages).
+    anon_kib: u64,
 }
 
 fn usage(pid: u32) -> Usage {
@@ -190,6 +193,7 @@ fn usage(pid: u32) -> Usage {
         cpu_ticks: tick(11) + tick(12),
         rss_kib: kib("VmRSS"),
         hwm_kib: kib("VmHWM"),
+        anon_kib: kib("RssAnon"),
     }
 }
 
@@ -576,9 +580,11 @@ fn main() {
         100.0 * steady_cpu / window_wall.as_secs_f64()
     );
     println!(
-        "  memory after {} reconciles: RSS {:.1} MiB, peak (VmHWM) {:.1} MiB",
+        "  memory after {} reconciles: RSS {:.1} MiB ({:.1} MiB anonymous, {:.1} MiB file-backed), peak (VmHWM) {:.1} MiB",
         records.len(),
         mib(end_usage.rss_kib),
+        mib(end_usage.anon_kib),
+        mib(end_usage.rss_kib.saturating_sub(end_usage.anon_kib)),
         mib(end_usage.hwm_kib)
     );
     println!(

@@ -5,8 +5,9 @@
 //! The estate is created by berth's own `apply` (without following rollouts): 500 services in
 //! 2 clusters, each with its own task definition family, images from 5 ECR repositories.
 //! Then three "cold" plans, each with a new adapter (what a fresh `berth plan` process does:
-//! every task definition revision is read), and three "warm" plans with one adapter (what the
-//! daemon does on every reconcile: revisions come from its cache).
+//! nothing cached; a revision is read only when the service's `berth:task-definition` tag does
+//! not prove it, which for services berth applied is never), and three "warm" plans with one
+//! adapter (what the daemon does on every reconcile).
 
 #[path = "support/manifest.rs"]
 mod manifest_support;

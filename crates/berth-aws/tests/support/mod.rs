@@ -3,7 +3,7 @@
 //! emulator holds, read directly (not through the adapter under test).
 
 use aws_sdk_ecs::config::Credentials;
-use berth_testkit::{ACCOUNT_HEADER, Emulator, TestAccount};
+use berth_testkit::{Emulator, TestAccount};
 use serde_json::{Value, json};
 
 /// A fresh account on this binary's emulator (started on first use; panics with the install
@@ -22,19 +22,9 @@ pub fn test_credentials() -> Credentials {
 
 /// `POST /berth-moto/<setting>` for `account` only (see `deploy/local/berth_moto`).
 pub fn berth_moto(account: &TestAccount, setting: &str, body: Value) {
-    let addr = account
-        .endpoint()
-        .trim_start_matches("http://")
-        .parse()
-        .expect("the emulator's address");
-    let response = berth_testkit::http::post_json(
-        addr,
-        &format!("/berth-moto/{setting}"),
-        &[(ACCOUNT_HEADER, account.id())],
-        &body,
-    )
-    .expect("berth-moto endpoint");
-    assert!(response.is_success(), "{setting}: {}", response.text());
+    account
+        .berth_moto(setting, &body)
+        .unwrap_or_else(|e| panic!("{setting}: {e}"));
 }
 
 /// The revisions of `family` that ListTaskDefinitions lists, oldest first.

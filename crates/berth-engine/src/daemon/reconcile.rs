@@ -58,6 +58,12 @@ pub struct Reconciler<E, R> {
     prune_pending: BTreeSet<ServiceId>,
 }
 
+/// What one reconcile's prune did: services deleted, and one note per refusal.
+struct PruneOutcome {
+    deleted: usize,
+    notes: Vec<String>,
+}
+
 /// The services each manifest file declares, by file path.
 type FileServices = BTreeMap<Arc<str>, BTreeSet<ServiceId>>;
 
@@ -116,13 +122,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
     async fn reconcile_inner(&mut self, snapshot: &Snapshot) -> Requeue {
         let started = Instant::now();
         self.telemetry.revision(&snapshot.revision);
-        let outcome = load(
-            &snapshot.files,
-            &LoadOptions {
-                vars: self.options.vars.clone(),
-                ..LoadOptions::default()
-            },
-        );
+        let outcome = self.load(snapshot);
         let live = match read_live_to_apply(
             &self.ecs,
             &self.registry,
@@ -134,11 +134,12 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             Ok(live) => live,
             Err(err) => return self.unreadable(snapshot, started, &err.to_string()).await,
         };
-        let mut ownership = Ownership::new(&self.options.repository);
-        if let Some(legacy) = &self.options.legacy_repository {
-            ownership = ownership.with_previous_key(legacy);
-        }
-        let plan = plan(&outcome.services, &outcome.invalid, &live, &ownership);
+        let plan = plan(
+            &outcome.services,
+            &outcome.invalid,
+            &live,
+            &self.ownership(),
+        );
         let hashes: BTreeMap<ServiceId, u64> = outcome
             .services
             .iter()
@@ -173,19 +174,10 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 now,
             )
             .await;
-        let candidates: Vec<&LiveService> = prune_candidates
-            .iter()
-            .filter_map(|id| live.unlisted.iter().find(|s| &s.id == id))
-            .collect();
-        let kept = self
-            .prune(&candidates, outcome.is_valid(), &mut actions)
+        let prune = self
+            .prune_candidates(&prune_candidates, &live, outcome.is_valid(), &mut statuses)
             .await;
-        // What prune left standing stays visible, with the reason, until git or prune decides.
-        for service in &candidates {
-            if let Some(refusal) = kept.get(&service.id) {
-                statuses.insert(service.id.clone(), unpruned(service, refusal));
-            }
-        }
+        actions += prune.deleted;
         self.trim_memory(&live, &statuses).await;
         let summary = ReconcileSummary {
             revision: snapshot.revision.clone(),
@@ -194,7 +186,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             counts: BTreeMap::new(),
             actions,
             error: None,
-            prune: prune_notes(&kept),
+            prune: prune.notes,
         };
         self.publish(
             summary,
@@ -205,6 +197,52 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             now,
         )
         .await
+    }
+
+    /// The snapshot's manifests, with this daemon's variables.
+    fn load(&self, snapshot: &Snapshot) -> berth_core::manifest::LoadOutcome {
+        load(
+            &snapshot.files,
+            &LoadOptions {
+                vars: self.options.vars.clone(),
+                ..LoadOptions::default()
+            },
+        )
+    }
+
+    /// Who this reconciler is in `berth:source` tags (and who it was, for berth 0.1's tags).
+    fn ownership(&self) -> Ownership {
+        let ownership = Ownership::new(&self.options.repository);
+        match &self.options.legacy_repository {
+            Some(legacy) => ownership.with_previous_key(legacy),
+            None => ownership,
+        }
+    }
+
+    /// Prunes what the rules allow among `ids` (read in `live.unlisted`); what prune leaves
+    /// standing stays in `statuses`, OutOfSync with the reason, until git or prune decides.
+    async fn prune_candidates(
+        &mut self,
+        ids: &[ServiceId],
+        live: &LiveState,
+        manifests_valid: bool,
+        statuses: &mut BTreeMap<ServiceId, ServiceState>,
+    ) -> PruneOutcome {
+        let candidates: Vec<&LiveService> = ids
+            .iter()
+            .filter_map(|id| live.unlisted.iter().find(|s| &s.id == id))
+            .collect();
+        let mut deleted = 0;
+        let kept = self.prune(&candidates, manifests_valid, &mut deleted).await;
+        for service in &candidates {
+            if let Some(refusal) = kept.get(&service.id) {
+                statuses.insert(service.id.clone(), unpruned(service, refusal));
+            }
+        }
+        PruneOutcome {
+            deleted,
+            notes: prune_notes(&kept),
+        }
     }
 
     /// The rules [`decide::decide`] works by.

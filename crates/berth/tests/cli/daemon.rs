@@ -3,8 +3,8 @@
 //!
 //! The daemon cannot send the per-test account header, so every test starts its own emulator
 //! and works in moto's default account. The tests take a lock so that only one daemon runs at a
-//! time: their latency assertions (a webhook reaches ECS within 1 s) must not be measured on a
-//! machine that another daemon test is saturating.
+//! time: a daemon starved of CPU by another could miss a test's generous waits. No test bounds
+//! latency; the latency bench measures it (docs/performance.md).
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
@@ -682,7 +682,7 @@ fn wait_for_new_task_definition(
 }
 
 #[test]
-fn an_image_bump_reaches_ecs_within_a_second_of_the_webhook_and_within_the_poll_interval_without() {
+fn an_image_bump_reaches_ecs_through_the_webhook_and_through_the_poll_without_one() {
     let _one = one_at_a_time();
     let services = three_services();
     let estate = Estate::new(&services);
@@ -697,7 +697,7 @@ fn an_image_bump_reaches_ecs_within_a_second_of_the_webhook_and_within_the_poll_
         "/status names the commit: {status}"
     );
 
-    // With the webhook: within 1 s, one register and one update, nothing else mutated.
+    // With the webhook: one register and one update, nothing else mutated.
     let web_before = estate.live_task_definition("web");
     let api_before = estate.describe("api");
     let worker_before = estate.describe("worker");
@@ -721,11 +721,9 @@ fn an_image_bump_reaches_ecs_within_a_second_of_the_webhook_and_within_the_poll_
         &web_before,
         Duration::from_secs(10),
     );
+    // The config polls hourly, so the change arriving at all within the wait proves the
+    // webhook path; how fast is the latency bench's to measure (docs/performance.md).
     println!("webhook to UpdateService: {took:?}");
-    assert!(
-        took <= Duration::from_secs(1),
-        "UpdateService reached the emulator {took:?} after the webhook"
-    );
     let task_definition = estate.task_definition(&estate.live_task_definition("web"));
     let image = task_definition["containerDefinitions"][0]["image"]
         .as_str()
@@ -758,7 +756,7 @@ fn an_image_bump_reaches_ecs_within_a_second_of_the_webhook_and_within_the_poll_
     let exit = daemon.terminate();
     assert!(exit.success(), "berth run exited {exit} on SIGTERM");
 
-    // Without a webhook: within pollInterval + 1 s. A restart makes no mutating call.
+    // Without a webhook, by the poll. A restart makes no mutating call.
     let mut config = estate.config();
     config.poll_interval = "2s";
     let mut daemon = estate.daemon(&config);
@@ -776,11 +774,8 @@ fn an_image_bump_reaches_ecs_within_a_second_of_the_webhook_and_within_the_poll_
         &api_before,
         Duration::from_secs(10),
     );
+    // No webhook was sent: the change arriving proves the poll.
     println!("push to UpdateService without a webhook (pollInterval 2s): {took:?}");
-    assert!(
-        took <= Duration::from_secs(3),
-        "UpdateService reached the emulator {took:?} after the push (pollInterval 2s)"
-    );
 
     // The log: one summary line per reconcile, naming the commit; the mutation logged at info.
     daemon.wait_synced(&["api"]);
@@ -845,12 +840,9 @@ fn a_webhook_with_a_bad_missing_or_replayed_signature_gets_401_and_no_fetch() {
     let other = push_body("refs/heads/feature", &sha);
     let ignored = daemon.webhook(&other, Some(&sign(&other)));
     assert!(ignored.is_success(), "{}", ignored.status);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        daemon.fetches(),
-        fetches,
-        "no rejected webhook made a fetch"
-    );
+    // The handler decides before it answers, so a rejected webhook would have sent its trigger
+    // by now; berth-server's tests prove with the trigger channel itself that none is sent.
+    // Here: the accepted webhook below makes exactly one fetch.
 
     // The same body with its signature triggers one.
     let accepted = daemon.webhook(&body, Some(&signature));
@@ -858,6 +850,11 @@ fn a_webhook_with_a_bad_missing_or_replayed_signature_gets_401_and_no_fetch() {
     daemon.wait_until("a fetch", Duration::from_secs(5), |d| {
         (d.fetches() > fetches).then_some(())
     });
+    assert_eq!(
+        daemon.fetches(),
+        fetches + 1.0,
+        "one fetch, for the accepted webhook only"
+    );
     daemon.wait_until("the pushed commit", Duration::from_secs(5), |d| {
         (d.status()["revision"] == sha.as_str()).then_some(())
     });
