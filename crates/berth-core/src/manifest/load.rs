@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::{
-    API_VERSION, KIND_SERVICE, ManifestDocument, Origin, ServiceId, ServiceManifest, defaults,
-    hints, vars,
+    API_VERSION, KIND_SERVICE, ManifestDocument, ManifestSpans, Origin, ServiceId, ServiceManifest,
+    defaults, hints, vars,
 };
 use crate::de::from_node;
 use crate::diag::{Diagnostic, FieldPath, Severity, Span};
@@ -458,6 +458,7 @@ fn load_document(document: Node, chain: &[&Defaults], options: &LoadOptions) -> 
             ));
         }
     };
+    let parsed_dependencies = parsed.metadata.depends_on.len();
     let manifest = ServiceManifest {
         id: ServiceId::new(&parsed.metadata.cluster, &parsed.metadata.name),
         metadata: parsed.metadata,
@@ -467,11 +468,11 @@ fn load_document(document: Node, chain: &[&Defaults], options: &LoadOptions) -> 
             document: 0,
             line: tree.span.line,
         },
-        tree,
+        spans: ManifestSpans::of(&tree, parsed_dependencies),
     };
     let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = validate::service(&manifest)
         .into_iter()
-        .map(|finding| finding.into_diagnostic(&manifest.tree))
+        .map(|finding| finding.into_diagnostic(&tree))
         .partition(|diag| diag.severity == Severity::Error);
     if errors.is_empty() {
         Ok((manifest, warnings))
@@ -556,7 +557,7 @@ fn check_set(outcome: &mut LoadOutcome) {
         if !others.is_empty() {
             let path = field_path!["metadata", "name"];
             rejected.entry(index).or_default().push(Diagnostic::error(
-                service.tree.span_of(&path),
+                service.spans.name.clone(),
                 path,
                 format!(
                     "service `{}` is declared more than once (also at {}); each (cluster, name) must have exactly one manifest",
@@ -569,8 +570,9 @@ fn check_set(outcome: &mut LoadOutcome) {
             let dependency_id = ServiceId::new(&service.id.cluster, dependency);
             if !by_id.contains_key(&dependency_id) {
                 let path = field_path!["metadata", "dependsOn", i];
+                let span = service.spans.dependencies.get(i);
                 rejected.entry(index).or_default().push(Diagnostic::error(
-                    service.tree.span_of(&path),
+                    span.unwrap_or(&service.spans.depends_on).clone(),
                     path,
                     format!(
                         "depends on `{dependency}`, but cluster `{}` has no manifest for a service of that name",
@@ -584,7 +586,7 @@ fn check_set(outcome: &mut LoadOutcome) {
         let service = &outcome.services[index];
         let path = field_path!["metadata", "dependsOn"];
         rejected.entry(index).or_default().push(Diagnostic::error(
-            service.tree.span_of(&path),
+            service.spans.depends_on.clone(),
             path,
             format!(
                 "dependsOn cycle: {}; remove one of these dependencies",

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::diag::{FieldPath, Span};
 use crate::model::ecs::ServiceSpec;
 use crate::yaml::Node;
 
@@ -116,8 +117,35 @@ pub struct ServiceManifest {
     pub spec: ServiceSpec,
     /// Where it was read from.
     pub origin: Origin,
-    /// The merged, substituted document tree: positions for later messages about any field.
-    pub tree: Node,
+    /// Where the fields that checks across manifests report on are (the document tree itself is
+    /// dropped once the manifest is validated: a daemon holds hundreds of manifests at once).
+    pub spans: ManifestSpans,
+}
+
+/// Positions in a manifest's file of the fields that the checks across manifests (duplicates,
+/// `dependsOn`) report on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestSpans {
+    /// `metadata.name`.
+    pub name: Span,
+    /// `metadata.dependsOn`.
+    pub depends_on: Span,
+    /// Each `metadata.dependsOn[i]`, in order.
+    pub dependencies: Vec<Span>,
+}
+
+impl ManifestSpans {
+    /// The spans of `tree`, a manifest with `dependencies` entries in `metadata.dependsOn`.
+    pub fn of(tree: &Node, dependencies: usize) -> Self {
+        let depends_on = FieldPath::root().key("metadata").key("dependsOn");
+        ManifestSpans {
+            name: tree.span_of(&FieldPath::root().key("metadata").key("name")),
+            depends_on: tree.span_of(&depends_on),
+            dependencies: (0..dependencies)
+                .map(|i| tree.span_of(&depends_on.index(i)))
+                .collect(),
+        }
+    }
 }
 
 impl ServiceManifest {
