@@ -141,36 +141,14 @@ pub async fn apply<E: EcsWrite>(
 ) -> Vec<ServiceReport> {
     let by_id: BTreeMap<&ServiceId, &ServiceManifest> =
         manifests.iter().map(|m| (&m.id, m)).collect();
-    let digests: ImageDigests = live
-        .images
-        .iter()
-        .filter_map(|r| match r {
-            berth_core::live::ImageResolution::Found { reference, digest } => {
-                Some((reference.clone(), digest.clone()))
-            }
-            berth_core::live::ImageResolution::Missing { .. } => None,
-        })
-        .collect();
-
-    let mut reports: Vec<ServiceReport> = Vec::new();
-    let mut done: BTreeMap<ServiceId, bool> = BTreeMap::new(); // id -> succeeded
-    let mut waiting: Vec<&ServicePlan> = Vec::new();
+    let digests: ImageDigests = berth_core::plan::digests(&live.images);
+    let mut finished = Finished::new(observer);
+    let mut waiting: Vec<(&ServicePlan, &ServiceId)> = Vec::new();
     for service in &plan.services {
         match (&service.id, &service.action) {
             (Some(_), Action::WouldPrune { .. }) => {} // pruning is the daemon's, under its own rules
-            (Some(id), _) if by_id.contains_key(id) => waiting.push(service),
-            (id, action) => {
-                let report = ServiceReport {
-                    id: id.clone(),
-                    actions: Vec::new(),
-                    outcome: not_applicable(action),
-                };
-                if let Some(id) = id {
-                    done.insert(id.clone(), report.outcome.is_ok());
-                }
-                observer.finished(&report);
-                reports.push(report);
-            }
+            (Some(id), _) if by_id.contains_key(id) => waiting.push((service, id)),
+            (id, action) => finished.report(id.clone(), not_applicable(action)),
         }
     }
 
@@ -184,86 +162,126 @@ pub async fn apply<E: EcsWrite>(
         // them make their calls at once (`changing`); following a rollout holds no slot.
         let mut index = 0;
         while index < waiting.len() {
-            let service = waiting[index];
-            let Some(id) = service.id.as_ref() else {
-                waiting.remove(index);
-                continue;
-            };
+            let (service, id) = waiting[index];
             let manifest = by_id[id];
-            let dependencies: Vec<ServiceId> = manifest
-                .metadata
-                .depends_on
-                .iter()
-                .map(|name| ServiceId::new(&id.cluster, name))
-                .collect();
-            if dependencies
-                .iter()
-                .any(|d| !done.contains_key(d) && in_plan.contains(d))
-            {
-                index += 1;
-                continue;
+            match readiness(manifest, &finished.done, &in_plan) {
+                Readiness::Waiting => {
+                    index += 1;
+                    continue;
+                }
+                Readiness::DependencyFailed(reason) => {
+                    finished.report(Some(id.clone()), ServiceOutcome::Skipped { reason });
+                    // Not converged either: its own dependents are skipped in turn.
+                    finished.done.insert(id.clone(), false);
+                }
+                Readiness::Ready => {
+                    // `service` repeats the identity because JSON logs put the span's own name
+                    // under "name" too, which hides the `name` field from log queries.
+                    let span = info_span!("service", cluster = %id.cluster, name = %id.name, service = %id);
+                    running.push(
+                        apply_service(
+                            ecs, &polls, &changing, service, manifest, live, &digests, options,
+                            observer,
+                        )
+                        .instrument(span),
+                    );
+                }
             }
             waiting.remove(index);
-            let failed: Vec<String> = dependencies
-                .iter()
-                .filter(|d| done.get(*d) == Some(&false))
-                .map(|d| d.name.clone())
-                .collect();
-            if !failed.is_empty() {
-                let report = ServiceReport {
-                    id: Some(id.clone()),
-                    actions: Vec::new(),
-                    outcome: ServiceOutcome::Skipped {
-                        reason: format!(
-                            "dependency {} did not converge; fix it first",
-                            failed.join(", ")
-                        ),
-                    },
-                };
-                done.insert(id.clone(), false);
-                observer.finished(&report);
-                reports.push(report);
-                continue;
-            }
-            // `service` repeats the identity because JSON logs put the span's own name under
-            // "name" too, which hides the `name` field from log queries.
-            let span = info_span!("service", cluster = %id.cluster, name = %id.name, service = %id);
-            running.push(
-                apply_service(
-                    ecs, &polls, &changing, service, manifest, live, &digests, options, observer,
-                )
-                .instrument(span),
-            );
         }
         match running.next().await {
-            Some(report) => {
-                if let Some(id) = &report.id {
-                    // Skipped services (suspended) do not block their dependents.
-                    done.insert(id.clone(), report.outcome.is_ok());
-                }
-                observer.finished(&report);
-                reports.push(report);
-            }
-            None if waiting.is_empty() => break,
+            Some(report) => finished.push(report),
             None => {
                 // Only services waiting on dependencies that will never finish (cannot happen
                 // with validated manifests: cycles are rejected at load). Report, never hang.
-                for service in waiting.drain(..) {
-                    let report = ServiceReport {
-                        id: service.id.clone(),
-                        actions: Vec::new(),
-                        outcome: ServiceOutcome::Skipped {
-                            reason: "dependencies never finished".into(),
-                        },
-                    };
-                    observer.finished(&report);
-                    reports.push(report);
+                for (_, id) in waiting.drain(..) {
+                    let reason = "dependencies never finished".to_string();
+                    finished.report(Some(id.clone()), ServiceOutcome::Skipped { reason });
                 }
                 break;
             }
         }
     }
-    reports
+    finished.reports
+}
+
+/// The services done so far: their reports, in the order they finished, and whether each
+/// converged (what its dependents wait for).
+struct Finished<'o> {
+    observer: &'o dyn ApplyObserver,
+    reports: Vec<ServiceReport>,
+    done: BTreeMap<ServiceId, bool>,
+}
+
+impl<'o> Finished<'o> {
+    fn new(observer: &'o dyn ApplyObserver) -> Self {
+        Finished {
+            observer,
+            reports: Vec::new(),
+            done: BTreeMap::new(),
+        }
+    }
+
+    /// A service that made no call ends as `outcome`.
+    fn report(&mut self, id: Option<ServiceId>, outcome: ServiceOutcome) {
+        self.push(ServiceReport {
+            id,
+            actions: Vec::new(),
+            outcome,
+        });
+    }
+
+    fn push(&mut self, report: ServiceReport) {
+        if let Some(id) = &report.id {
+            // Skipped services (suspended) do not block their dependents.
+            self.done.insert(id.clone(), report.outcome.is_ok());
+        }
+        self.observer.finished(&report);
+        self.reports.push(report);
+    }
+}
+
+/// Whether a service can start, given which services are done.
+enum Readiness {
+    /// A dependency in this plan has not finished.
+    Waiting,
+    /// A dependency did not converge: skipped, with this reason.
+    DependencyFailed(String),
+    /// Every dependency converged, or is not being changed.
+    Ready,
+}
+
+fn readiness(
+    manifest: &ServiceManifest,
+    done: &BTreeMap<ServiceId, bool>,
+    in_plan: &BTreeSet<ServiceId>,
+) -> Readiness {
+    let id = &manifest.id;
+    let dependencies: Vec<ServiceId> = manifest
+        .metadata
+        .depends_on
+        .iter()
+        .map(|name| ServiceId::new(&id.cluster, name))
+        .collect();
+    if dependencies
+        .iter()
+        .any(|d| !done.contains_key(d) && in_plan.contains(d))
+    {
+        return Readiness::Waiting;
+    }
+    let failed: Vec<String> = dependencies
+        .iter()
+        .filter(|d| done.get(*d) == Some(&false))
+        .map(|d| d.name.clone())
+        .collect();
+    if failed.is_empty() {
+        Readiness::Ready
+    } else {
+        Readiness::DependencyFailed(format!(
+            "dependency {} did not converge; fix it first",
+            failed.join(", ")
+        ))
+    }
 }
 
 fn not_applicable(action: &Action) -> ServiceOutcome {
