@@ -111,8 +111,9 @@ async fn read<E: EcsRead, R: ImageRegistry>(
             .extend(services.into_iter().map(|s| (s.id.clone(), s)));
         live.unlisted.extend(unlisted);
     }
+    live.proven = proven(valid, &live);
     let (task_definitions, latest_revisions) =
-        futures::try_join!(read_task_definitions(ecs, valid, &live), async {
+        futures::try_join!(read_task_definitions(ecs, &live), async {
             if to_apply {
                 read_latest_revisions(ecs, valid, &live).await
             } else {
@@ -160,7 +161,8 @@ async fn read_cluster<E: EcsRead>(
     Ok((found(lookups), found(unlisted)))
 }
 
-fn found(lookups: Vec<ServiceLookup>) -> Vec<LiveService> {
+/// The services among `lookups` that exist.
+pub(crate) fn found(lookups: Vec<ServiceLookup>) -> Vec<LiveService> {
     lookups
         .into_iter()
         .filter_map(|lookup| match lookup {
@@ -209,25 +211,32 @@ async fn read_images<R: ImageRegistry>(
         .collect())
 }
 
+/// The declared ACTIVE services whose tags prove they run their desired revision (see
+/// [`read_live`]), checked once here for the plan too (`LiveState::proven`).
+fn proven(valid: &[ServiceManifest], live: &LiveState) -> BTreeSet<ServiceId> {
+    let digests = plan::digests(&live.images);
+    valid
+        .iter()
+        .filter(|m| {
+            live.services
+                .get(&m.id)
+                .filter(|s| s.status == "ACTIVE")
+                .is_some_and(|s| plan::task_definition_proven(m, &digests, s))
+        })
+        .map(|m| m.id.clone())
+        .collect()
+}
+
 /// Describes the task definitions the declared ACTIVE services run, but for those their tags
-/// prove (see [`read_live`]).
+/// prove (`live.proven`).
 async fn read_task_definitions<E: EcsRead>(
     ecs: &E,
-    valid: &[ServiceManifest],
     live: &LiveState,
 ) -> Result<BTreeMap<String, LiveTaskDefinition>, EngineError> {
-    let digests = plan::digests(&live.images);
-    let manifests: BTreeMap<&ServiceId, &ServiceManifest> =
-        valid.iter().map(|m| (&m.id, m)).collect();
     let arns: BTreeSet<(String, String)> = live
         .services
         .values()
-        .filter(|s| s.status == "ACTIVE")
-        .filter(|s| {
-            !manifests
-                .get(&s.id)
-                .is_some_and(|m| plan::task_definition_proven(m, &digests, s))
-        })
+        .filter(|s| s.status == "ACTIVE" && !live.proven.contains(&s.id))
         .map(|s| (s.task_definition_arn.clone(), s.id.cluster.clone()))
         .collect();
     stream::iter(arns)

@@ -493,13 +493,8 @@ mod tests {
         metrics.inc_apply_action(ApplyAction::UpdateService);
     }
 
-    #[test]
-    fn every_spec_metric_is_exposed_with_its_labels_and_parses() {
-        let metrics = Metrics::new().unwrap();
-        record_one_of_each(&metrics);
-        let text = metrics.encode();
-        let (samples, types) = parse_exposition(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-
+    /// Every metric family of docs/operations.md is there with its type, and no other.
+    fn assert_families(types: &BTreeMap<String, String>, text: &str) {
         let expected_types = [
             ("berth_reconcile_duration_seconds", "histogram"),
             ("berth_reconcile_total", "counter"),
@@ -522,99 +517,85 @@ mod tests {
             expected_types.len(),
             "no other families:\n{text}"
         );
+    }
 
-        assert_eq!(
-            value_of(&samples, "berth_reconcile_total", &[("result", "ok")]),
-            Some(1.0)
-        );
-        assert_eq!(
-            value_of(&samples, "berth_reconcile_duration_seconds_count", &[]),
-            Some(1.0)
-        );
-        assert_eq!(
-            value_of(&samples, "berth_reconcile_duration_seconds_sum", &[]),
-            Some(1.5)
-        );
-        assert_eq!(
-            value_of(
-                &samples,
+    /// A series by name and labels, and the value it should have.
+    type ExpectedSeries<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
+    #[test]
+    fn every_spec_metric_is_exposed_with_its_labels_and_parses() {
+        let metrics = Metrics::new().unwrap();
+        record_one_of_each(&metrics);
+        let text = metrics.encode();
+        let (samples, types) = parse_exposition(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+
+        assert_families(&types, &text);
+
+        let expected: [ExpectedSeries<'_>; 11] = [
+            ("berth_reconcile_total", &[("result", "ok")], 1.0),
+            ("berth_reconcile_duration_seconds_count", &[], 1.0),
+            ("berth_reconcile_duration_seconds_sum", &[], 1.5),
+            (
                 "berth_reconcile_duration_seconds_bucket",
-                &[("le", "+Inf")]
+                &[("le", "+Inf")],
+                1.0,
             ),
-            Some(1.0)
-        );
-        assert_eq!(
-            value_of(
-                &samples,
+            (
                 "berth_reconcile_duration_seconds_bucket",
-                &[("le", "1")]
+                &[("le", "1")],
+                0.0,
             ),
-            Some(0.0)
-        );
-        assert_eq!(
-            value_of(
-                &samples,
+            (
                 "berth_reconcile_duration_seconds_bucket",
-                &[("le", "2.5")]
+                &[("le", "2.5")],
+                1.0,
             ),
-            Some(1.0)
-        );
+            (
+                "berth_drift_total",
+                &[("cluster", "prod"), ("service", "web")],
+                1.0,
+            ),
+            ("berth_git_fetch_duration_seconds_count", &[], 1.0),
+            (
+                "berth_source_revision_info",
+                &[("revision", "0123456789abcdef0123456789abcdef01234567")],
+                1.0,
+            ),
+            (
+                "berth_aws_requests_total",
+                &[("operation", "DescribeServices"), ("outcome", "success")],
+                3.0,
+            ),
+            (
+                "berth_apply_actions_total",
+                &[("action", "updateService")],
+                1.0,
+            ),
+        ];
+        for (name, labels, value) in expected {
+            assert_eq!(
+                value_of(&samples, name, labels),
+                Some(value),
+                "{name} {labels:?}"
+            );
+        }
         for status in Status::ALL {
             let expected = if status == Status::Progressing {
                 1.0
             } else {
                 0.0
             };
+            let labels = [
+                ("cluster", "prod"),
+                ("service", "web"),
+                ("status", status.as_str()),
+            ];
             assert_eq!(
-                value_of(
-                    &samples,
-                    "berth_service_status",
-                    &[
-                        ("cluster", "prod"),
-                        ("service", "web"),
-                        ("status", status.as_str())
-                    ]
-                ),
+                value_of(&samples, "berth_service_status", &labels),
                 Some(expected),
                 "{status}"
             );
         }
-        assert_eq!(
-            value_of(
-                &samples,
-                "berth_drift_total",
-                &[("cluster", "prod"), ("service", "web")]
-            ),
-            Some(1.0)
-        );
-        assert_eq!(
-            value_of(&samples, "berth_git_fetch_duration_seconds_count", &[]),
-            Some(1.0)
-        );
-        assert_eq!(
-            value_of(
-                &samples,
-                "berth_source_revision_info",
-                &[("revision", "0123456789abcdef0123456789abcdef01234567")]
-            ),
-            Some(1.0)
-        );
-        assert_eq!(
-            value_of(
-                &samples,
-                "berth_aws_requests_total",
-                &[("operation", "DescribeServices"), ("outcome", "success")]
-            ),
-            Some(3.0)
-        );
-        assert_eq!(
-            value_of(
-                &samples,
-                "berth_apply_actions_total",
-                &[("action", "updateService")]
-            ),
-            Some(1.0)
-        );
     }
 
     #[test]

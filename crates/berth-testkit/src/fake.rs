@@ -305,82 +305,91 @@ impl State {
             .collect();
         for (id, rollout) in due {
             self.rollouts.remove(&id);
-            let Some(service) = self.services.get(&id) else {
-                continue;
-            };
-            let arn = service.task_definition_arn.clone();
-            let images: Vec<String> = self
-                .task_definitions
-                .get(&arn)
-                .map(|td| {
-                    td.spec
-                        .container_definitions
-                        .iter()
-                        .flatten()
-                        .filter_map(|c| c.image.clone())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let fails = !rollout.rolling_back
-                && images.iter().any(|image| {
-                    self.failing_images
-                        .iter()
-                        .any(|p| image.contains(p.as_str()))
-                });
-            let breaker = service
-                .spec
-                .deployment_configuration
-                .as_ref()
-                .and_then(|c| c.deployment_circuit_breaker.as_ref())
-                .map(|b| (b.enable, b.rollback));
-            let Some(service) = self.services.get_mut(&id) else {
-                continue;
-            };
-            let desired = service.spec.desired_count.unwrap_or(1);
-            if fails {
-                match breaker {
-                    Some((true, rollback)) => {
-                        if let Some(primary) = service.deployments.first_mut() {
-                            primary.rollout_state = Some("FAILED".into());
-                            primary.rollout_state_reason = Some(
-                                "ECS deployment circuit breaker: tasks failed to start.".into(),
-                            );
-                            primary.failed_tasks = 3;
-                            primary.running_count = 0;
-                            primary.pending_count = 0;
-                        }
-                        self.event(&id, "deployment failed: tasks failed to start.".into());
-                        if rollback && let Some(previous) = rollout.previous.clone() {
-                            self.event(&id, "rolling back to the previous deployment.".into());
-                            self.deploy(&id, &previous, None, true);
-                        }
-                    }
-                    _ => {
-                        if let Some(primary) = service.deployments.first_mut() {
-                            primary.failed_tasks += 3;
-                        }
-                        // Without a circuit breaker ECS keeps trying.
-                        self.rollouts.insert(
-                            id.clone(),
-                            Rollout {
-                                started: Instant::now(),
-                                ..rollout
-                            },
-                        );
-                    }
-                }
+            if !self.services.contains_key(&id) {
                 continue;
             }
-            service.deployments.truncate(1);
-            if let Some(primary) = service.deployments.first_mut() {
-                primary.rollout_state = Some("COMPLETED".into());
-                primary.running_count = desired;
-                primary.pending_count = 0;
+            if !rollout.rolling_back && self.runs_failing_image(&id) {
+                self.fail_rollout(id, rollout);
+            } else {
+                self.complete_rollout(&id);
             }
-            service.running_count = desired;
-            service.pending_count = 0;
-            self.event(&id, "has reached a steady state.".into());
         }
+    }
+
+    /// Whether the task definition `id` runs has an image marked failing.
+    fn runs_failing_image(&self, id: &ServiceId) -> bool {
+        let Some(service) = self.services.get(id) else {
+            return false;
+        };
+        self.task_definitions
+            .get(&service.task_definition_arn)
+            .into_iter()
+            .flat_map(|td| td.spec.container_definitions.iter().flatten())
+            .filter_map(|c| c.image.as_deref())
+            .any(|image| {
+                self.failing_images
+                    .iter()
+                    .any(|p| image.contains(p.as_str()))
+            })
+    }
+
+    /// A rollout whose tasks fail to start: with the circuit breaker, FAILED (and rolled back
+    /// when it says so); without, ECS keeps trying.
+    fn fail_rollout(&mut self, id: ServiceId, rollout: Rollout) {
+        let Some(service) = self.services.get_mut(&id) else {
+            return;
+        };
+        let breaker = service
+            .spec
+            .deployment_configuration
+            .as_ref()
+            .and_then(|c| c.deployment_circuit_breaker.as_ref())
+            .map(|b| (b.enable, b.rollback));
+        match breaker {
+            Some((true, rollback)) => {
+                if let Some(primary) = service.deployments.first_mut() {
+                    primary.rollout_state = Some("FAILED".into());
+                    primary.rollout_state_reason =
+                        Some("ECS deployment circuit breaker: tasks failed to start.".into());
+                    primary.failed_tasks = 3;
+                    primary.running_count = 0;
+                    primary.pending_count = 0;
+                }
+                self.event(&id, "deployment failed: tasks failed to start.".into());
+                if rollback && let Some(previous) = rollout.previous.clone() {
+                    self.event(&id, "rolling back to the previous deployment.".into());
+                    self.deploy(&id, &previous, None, true);
+                }
+            }
+            _ => {
+                if let Some(primary) = service.deployments.first_mut() {
+                    primary.failed_tasks += 3;
+                }
+                // Without a circuit breaker ECS keeps trying.
+                let retry = Rollout {
+                    started: Instant::now(),
+                    ..rollout
+                };
+                self.rollouts.insert(id, retry);
+            }
+        }
+    }
+
+    /// A rollout whose tasks all run: COMPLETED, the older deployments gone.
+    fn complete_rollout(&mut self, id: &ServiceId) {
+        let Some(service) = self.services.get_mut(id) else {
+            return;
+        };
+        let desired = service.spec.desired_count.unwrap_or(1);
+        service.deployments.truncate(1);
+        if let Some(primary) = service.deployments.first_mut() {
+            primary.rollout_state = Some("COMPLETED".into());
+            primary.running_count = desired;
+            primary.pending_count = 0;
+        }
+        service.running_count = desired;
+        service.pending_count = 0;
+        self.event(id, "has reached a steady state.".into());
     }
 }
 

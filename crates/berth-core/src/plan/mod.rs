@@ -198,6 +198,10 @@ pub struct LiveState {
     /// has none: listed beside the other reads, so the reuse check before registering makes no
     /// call of its own. Families not here are listed when needed.
     pub latest_revisions: BTreeMap<String, Option<String>>,
+    /// Services whose `berth:task-definition` tag proved, when read, that they run the desired
+    /// revision ([`task_definition_proven`]): that revision was not described, and planning
+    /// takes the desired one as what runs.
+    pub proven: BTreeSet<ServiceId>,
 }
 
 /// Who berth is for ownership: the value of `berth:source` up to `#` (docs/operations.md,
@@ -411,14 +415,10 @@ pub fn task_definition_proven(
     service: &LiveService,
 ) -> bool {
     let (_, value) = desired_task_definition_value(manifest, images);
-    proves(service, &value)
-}
-
-fn proves(service: &LiveService, desired_value: &serde_json::Value) -> bool {
     service
         .tags
         .get(tags::TASK_DEFINITION)
-        .is_some_and(|tag| *tag == proof_text(desired_value, &service.task_definition_arn))
+        .is_some_and(|tag| *tag == proof_text(&value, &service.task_definition_arn))
 }
 
 /// The version of what [`task_definition_proof`] hashes, before its digits.
@@ -563,7 +563,7 @@ fn plan_service(
         .task_definitions
         .get(&live_service.task_definition_arn)
         .map(|td| &td.spec)
-        .or_else(|| proves(live_service, &desired_td_value).then_some(&desired_td));
+        .or_else(|| live.proven.contains(&manifest.id).then_some(&desired_td));
     let mut live_td_value = live_td
         .map(|td| normalize::task_definition(td, resolved))
         .unwrap_or(serde_json::Value::Null);

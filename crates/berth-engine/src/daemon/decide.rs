@@ -168,10 +168,10 @@ pub(crate) fn decide(
             continue;
         }
         let hash = hashes.get(id).copied().unwrap_or(0);
-        let remembered = memory.get(id).map_or_else(
-            || Memory::default().for_content(hash),
-            |m| m.for_content(hash),
-        );
+        let remembered = memory
+            .get(id)
+            .unwrap_or(&Memory::default())
+            .for_content(hash);
         let judge = Judge { rules, now };
         decisions
             .services

@@ -631,10 +631,11 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         let mut seen = BTreeMap::new();
         for (cluster, names) in by_cluster {
             match self.ecs.describe_services(cluster, &names).await {
-                Ok(lookups) => seen.extend(lookups.into_iter().filter_map(|lookup| match lookup {
-                    berth_core::live::ServiceLookup::Found(s) => Some((s.id.clone(), *s)),
-                    berth_core::live::ServiceLookup::Missing(_) => None,
-                })),
+                Ok(lookups) => seen.extend(
+                    crate::read::found(lookups)
+                        .into_iter()
+                        .map(|s| (s.id.clone(), s)),
+                ),
                 Err(err) => {
                     warn!(%cluster, error = %err, "cannot read rollouts in flight; will look again")
                 }
