@@ -182,6 +182,7 @@ fn options(revision: &str) -> ApplyOptions {
             repository: REPOSITORY.into(),
             revision: Some(revision.into()),
         },
+        ..ApplyOptions::default()
     }
 }
 

@@ -13,7 +13,7 @@ use berth_core::plan::{Action, LiveState, Plan, ServicePlan, desired_task_defini
 use berth_core::render::{Provenance, tags};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::ports::{EcsWrite, ServiceUpdate};
@@ -32,6 +32,12 @@ pub struct ApplyOptions {
     pub follow: bool,
     /// Repository and commit for ownership tags.
     pub provenance: Provenance,
+    /// A service that starts only after every other service of this apply has finished: berth's
+    /// own (docs/operations.md, "Upgrading berth"), whose update replaces the task running it.
+    pub last: Option<ServiceId>,
+    /// Once this turns true, no further service starts; the services already started finish
+    /// their calls (docs/operations.md, "The container contract": SIGTERM).
+    pub stop: Option<watch::Receiver<bool>>,
 }
 
 impl Default for ApplyOptions {
@@ -41,6 +47,8 @@ impl Default for ApplyOptions {
             rollout: RolloutTiming::default(),
             follow: true,
             provenance: Provenance::default(),
+            last: None,
+            stop: None,
         }
     }
 }
@@ -156,38 +164,56 @@ pub async fn apply<E: EcsWrite>(
     let in_plan: BTreeSet<ServiceId> = plan.services.iter().filter_map(|s| s.id.clone()).collect();
     let polls = RolloutPolls::new(ecs, options.rollout.poll_interval / 2);
     let changing = Semaphore::new(options.concurrency.max(1));
+    let context = Context {
+        ecs,
+        polls: &polls,
+        changing: &changing,
+        live,
+        digests: &digests,
+        options,
+        observer,
+    };
     let mut running = FuturesUnordered::new();
     loop {
+        if context.stopping() {
+            for (_, id) in waiting.drain(..) {
+                finished.report(Some(id.clone()), context.stopped());
+            }
+        }
         // Start every waiting service whose dependencies are done: at most `concurrency` of
-        // them make their calls at once (`changing`); following a rollout holds no slot.
-        let mut index = 0;
-        while index < waiting.len() {
-            let (service, id) = waiting[index];
-            let manifest = by_id[id];
-            match readiness(manifest, &finished.done, &in_plan) {
-                Readiness::Waiting => {
+        // them make their calls at once (`changing`); following a rollout holds no slot. The
+        // `last` service (berth's own) is looked at only once nothing else runs or can start.
+        for last_pass in [false, true] {
+            if last_pass && !running.is_empty() {
+                break;
+            }
+            let mut index = 0;
+            while index < waiting.len() {
+                let (service, id) = waiting[index];
+                let manifest = by_id[id];
+                if (options.last.as_ref() == Some(id)) != last_pass {
                     index += 1;
                     continue;
                 }
-                Readiness::DependencyFailed(reason) => {
-                    finished.report(Some(id.clone()), ServiceOutcome::Skipped { reason });
-                    // Not converged either: its own dependents are skipped in turn.
-                    finished.done.insert(id.clone(), false);
+                match readiness(manifest, &finished.done, &in_plan) {
+                    Readiness::Waiting => {
+                        index += 1;
+                        continue;
+                    }
+                    Readiness::DependencyFailed(reason) => {
+                        finished.report(Some(id.clone()), ServiceOutcome::Skipped { reason });
+                        // Not converged either: its own dependents are skipped in turn.
+                        finished.done.insert(id.clone(), false);
+                    }
+                    Readiness::Ready => {
+                        // `service` repeats the identity because JSON logs put the span's own
+                        // name under "name" too, which hides the `name` field from log queries.
+                        let span = info_span!("service", cluster = %id.cluster, name = %id.name, service = %id);
+                        running.push(apply_service(&context, service, manifest).instrument(span));
+                    }
                 }
-                Readiness::Ready => {
-                    // `service` repeats the identity because JSON logs put the span's own name
-                    // under "name" too, which hides the `name` field from log queries.
-                    let span = info_span!("service", cluster = %id.cluster, name = %id.name, service = %id);
-                    running.push(
-                        apply_service(
-                            ecs, &polls, &changing, service, manifest, live, &digests, options,
-                            observer,
-                        )
-                        .instrument(span),
-                    );
-                }
+                waiting.remove(index);
             }
-            waiting.remove(index);
         }
         match running.next().await {
             Some(report) => finished.push(report),
@@ -203,6 +229,49 @@ pub async fn apply<E: EcsWrite>(
         }
     }
     finished.reports
+}
+
+/// What every service's apply shares.
+struct Context<'a, E> {
+    ecs: &'a E,
+    polls: &'a RolloutPolls<'a, E>,
+    changing: &'a Semaphore,
+    live: &'a LiveState,
+    digests: &'a ImageDigests,
+    options: &'a ApplyOptions,
+    observer: &'a dyn ApplyObserver,
+}
+
+impl<E: EcsWrite> Context<'_, E> {
+    /// Whether berth is shutting down ([`ApplyOptions::stop`]).
+    fn stopping(&self) -> bool {
+        self.options
+            .stop
+            .as_ref()
+            .is_some_and(|stop| *stop.borrow())
+    }
+
+    /// The outcome of a service that never started because berth is shutting down.
+    fn stopped(&self) -> ServiceOutcome {
+        ServiceOutcome::Skipped {
+            reason: "berth is shutting down; the next run applies it".into(),
+        }
+    }
+
+    fn never_started(&self, id: &ServiceId) -> ServiceReport {
+        ServiceReport {
+            id: Some(id.clone()),
+            actions: Vec::new(),
+            outcome: self.stopped(),
+        }
+    }
+
+    /// A slot to make calls in, or `None` when berth began shutting down while this service
+    /// waited for one: it then makes no call at all.
+    async fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let slot = self.changing.acquire().await.ok()?;
+        (!self.stopping()).then_some(slot)
+    }
 }
 
 /// The services done so far: their reports, in the order they finished, and whether each
@@ -341,18 +410,20 @@ fn with_ownership(tags: Option<Vec<Tag>>, ownership: &[Tag]) -> Option<Vec<Tag>>
     Some(tags)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn apply_service<E: EcsWrite>(
-    ecs: &E,
-    polls: &RolloutPolls<'_, E>,
-    changing: &Semaphore,
+    context: &Context<'_, E>,
     service: &ServicePlan,
     manifest: &ServiceManifest,
-    live: &LiveState,
-    digests: &ImageDigests,
-    options: &ApplyOptions,
-    observer: &dyn ApplyObserver,
 ) -> ServiceReport {
+    let Context {
+        ecs,
+        polls,
+        live,
+        digests,
+        options,
+        observer,
+        ..
+    } = *context;
     let id = &manifest.id;
     let mut actions = Vec::new();
     let outcome = match &service.action {
@@ -370,20 +441,21 @@ async fn apply_service<E: EcsWrite>(
             failed(berth_core::plan::replacement_reason(fields))
         }
         Action::Create { .. } => {
-            let created = {
-                let _slot = changing.acquire().await;
-                let known = Known::of(live, manifest, None);
-                create(
-                    ecs,
-                    manifest,
-                    digests,
-                    known,
-                    options,
-                    observer,
-                    &mut actions,
-                )
-                .await
+            let Some(slot) = context.slot().await else {
+                return context.never_started(id);
             };
+            let known = Known::of(live, manifest, None);
+            let created = create(
+                ecs,
+                manifest,
+                digests,
+                known,
+                options,
+                observer,
+                &mut actions,
+            )
+            .await;
+            drop(slot);
             match created {
                 Ok((arn, seen)) => follow(polls, id, &arn, seen, options, observer).await,
                 Err(reason) => failed(reason),
@@ -393,8 +465,10 @@ async fn apply_service<E: EcsWrite>(
             changes,
             new_task_definition,
         } => {
+            let Some(slot) = context.slot().await else {
+                return context.never_started(id);
+            };
             let live_service = live.services.get(id);
-            let slot = changing.acquire().await;
             let running = live_service.map(|s| s.task_definition_arn.as_str());
             let updated = update(
                 ecs,

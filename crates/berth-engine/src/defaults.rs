@@ -18,3 +18,8 @@ pub const PROGRESS_DEADLINE: Duration = Duration::from_secs(600);
 
 /// How often a rollout in flight is looked at.
 pub const ROLLOUT_POLL: Duration = Duration::from_secs(5);
+
+/// After SIGTERM, how long the services a reconcile already started may take to finish their
+/// calls before `berth run` exits anyway: inside ECS's default `stopTimeout` of 30 s, with room
+/// for the HTTP server to close.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);

@@ -153,6 +153,20 @@ async fn a_dependent_is_updated_after_its_dependency_completes_and_skipped_when_
     .await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn berths_own_service_is_changed_after_every_other_service() {
+    scenarios::berths_own_service_is_changed_after_every_other_service(&mut FakeHarness::default())
+        .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_mid_apply_finishes_the_service_in_flight_and_starts_no_other() {
+    scenarios::a_stop_mid_apply_finishes_the_service_in_flight_and_starts_no_other(
+        &mut FakeHarness::default(),
+    )
+    .await;
+}
+
 // --- the fake's own ------------------------------------------------------------------------------
 
 /// Rollouts followed every second (virtual time) for up to 60 s.

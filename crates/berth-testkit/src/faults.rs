@@ -20,9 +20,10 @@
 //! operation, the body and `n`, whatever order concurrent requests arrive in and whichever
 //! account a test got. The proxy counts what it injected per operation and kind
 //! ([`FaultProxy::injected`]) and records every request that reached the emulator
-//! ([`FaultProxy::forwarded`]), with the instant each was sent on, so a test can assert the
-//! faults really happened and a bench can time a client by the calls it made
-//! ([`FaultPlan::fixed_latency`]: every call slower by the same delay, nothing else).
+//! ([`FaultProxy::forwarded`]), with the instant each was sent on, when its answer came back and
+//! the access key id that signed it, so a test can assert the faults really happened, a bench
+//! can time a client by the calls it made ([`FaultPlan::fixed_latency`]: every call slower by the
+//! same delay, nothing else) and a test can tell which credentials a client used.
 //!
 //! Requests must carry a `Content-Length` body (the AWS SDKs' JSON protocols do); responses
 //! are read whole from the emulator through [`http::request`] and sent back with a
@@ -143,6 +144,14 @@ pub struct Forwarded {
     pub answer_lost: bool,
     /// When the proxy sent it to the emulator (after any injected latency).
     pub at: Instant,
+    /// When the emulator's answer came back to the proxy (whatever the proxy did with it next,
+    /// [`Fault::LostAnswer`] included); `None` when it never did (the emulator closed the
+    /// connection or failed).
+    pub answered: Option<Instant>,
+    /// The access key id of the SigV4 `Authorization` header that signed the request
+    /// (`Credential=<key id>/<date>/<region>/<service>/aws4_request`); `None` when the request
+    /// was not signed that way.
+    pub access_key_id: Option<String>,
 }
 
 impl Forwarded {
@@ -281,16 +290,18 @@ impl FaultProxy {
 }
 
 /// One request read from a client.
-struct Request {
-    method: String,
-    path: String,
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
-    close: bool,
+    /// The client sent `Connection: close`.
+    pub(crate) close: bool,
 }
 
 impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
+    /// The first header named `name` (case-insensitive).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
@@ -532,11 +543,14 @@ async fn forward(
         http::request(upstream, &method, &path, &headers, &body)
     })
     .await;
+    let answered = matches!(result, Ok(Ok(_))).then(Instant::now);
     shared.counts().forwarded.push(Forwarded {
         operation: operation.to_string(),
         body: request.body.clone(),
         answer_lost,
         at,
+        answered,
+        access_key_id: request.header("authorization").and_then(signing_key_id),
     });
     match result {
         Ok(Ok(response)) => Some(response),
@@ -544,9 +558,17 @@ async fn forward(
     }
 }
 
+/// The access key id in a SigV4 `Authorization` header value:
+/// `AWS4-HMAC-SHA256 Credential=AKID/20261201/us-east-1/ecs/aws4_request, SignedHeaders=...`.
+fn signing_key_id(authorization: &str) -> Option<String> {
+    let (_, credential) = authorization.split_once("Credential=")?;
+    let (key_id, _) = credential.split_once('/')?;
+    (!key_id.is_empty()).then(|| key_id.to_string())
+}
+
 /// Reads one request; `None` at end of stream or on anything malformed (the connection is
 /// then closed).
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Request> {
+pub(crate) async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Request> {
     let head_end = loop {
         if let Some(end) = find(buffer, b"\r\n\r\n") {
             break end;
@@ -599,7 +621,8 @@ async fn fill(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> bool {
     }
 }
 
-async fn write_response(
+/// Writes `response` with a `Content-Length` and `Connection: close` or `keep-alive`.
+pub(crate) async fn write_response(
     stream: &mut TcpStream,
     response: &Response,
     close: bool,
@@ -628,6 +651,8 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
@@ -709,6 +734,16 @@ mod tests {
         let second: Vec<Fate> = (0..5).map(|_| decide(&two, "Op", b"a").0).collect();
         assert_eq!(first, second);
         assert!(first.iter().any(|f| f.fault != first[0].fault));
+    }
+
+    #[test]
+    fn the_signing_key_id_is_read_from_a_sigv4_authorization_header() {
+        let header = "AWS4-HMAC-SHA256 Credential=ASIABERTHTEST0002/20261201/us-east-1/ecs/aws4_request, \
+                      SignedHeaders=host;x-amz-date, Signature=abc";
+        assert_eq!(signing_key_id(header).as_deref(), Some("ASIABERTHTEST0002"));
+        assert_eq!(signing_key_id("Bearer token"), None);
+        assert_eq!(signing_key_id("AWS4-HMAC-SHA256 Credential=/x"), None);
+        assert_eq!(signing_key_id("AWS4-HMAC-SHA256 Credential=AKID"), None);
     }
 
     #[test]

@@ -21,6 +21,8 @@
 //! When moto is not installed, starting fails with [`EmulatorError::NotInstalled`], whose message
 //! gives the install command: tests fail rather than skip.
 
+#[cfg(feature = "faults")]
+pub mod container_credentials;
 pub mod corpus;
 pub mod emulator;
 pub mod error;

@@ -30,7 +30,7 @@ use berth_engine::apply::{
 use berth_engine::ports::{EcsRead, EcsWrite, ImageRegistry, ServiceUpdate};
 use berth_engine::read_live_to_apply;
 use berth_engine::rollout::{RolloutObserver, RolloutTiming};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 /// The repository every scenario's manifests come from (in `berth:source` tags).
 pub const REPOSITORY: &str = "https://github.com/acme/deploy.git";
@@ -252,6 +252,7 @@ pub fn options(revision: &str) -> ApplyOptions {
             repository: REPOSITORY.into(),
             revision: Some(revision.into()),
         },
+        ..ApplyOptions::default()
     }
 }
 
@@ -408,6 +409,9 @@ pub struct Recorded<'a, E> {
     calls: Mutex<Vec<Call>>,
     die_after_register: bool,
     registered: Notify,
+    /// Turned true right after the first successful RegisterTaskDefinition: SIGTERM arriving
+    /// while a service is being changed.
+    stop_after_register: Option<watch::Sender<bool>>,
 }
 
 impl<'a, E: EcsWrite> Recorded<'a, E> {
@@ -418,6 +422,16 @@ impl<'a, E: EcsWrite> Recorded<'a, E> {
             calls: Mutex::new(Vec::new()),
             die_after_register: false,
             registered: Notify::new(),
+            stop_after_register: None,
+        }
+    }
+
+    /// Records calls to `ecs`, and sends `true` on `stop` right after the first successful
+    /// registration.
+    pub fn stopping_after_register(ecs: &'a E, stop: watch::Sender<bool>) -> Self {
+        Recorded {
+            stop_after_register: Some(stop),
+            ..Recorded::new(ecs)
         }
     }
 
@@ -516,6 +530,9 @@ impl<E: EcsWrite> EcsWrite for Recorded<'_, E> {
         let registered = self.ecs.register_task_definition(spec).await?;
         let (family, arn) = (&registered.family, registered.arn.clone());
         self.record("RegisterTaskDefinition", family, arn);
+        if let Some(stop) = &self.stop_after_register {
+            stop.send_replace(true);
+        }
         if self.die_after_register {
             self.registered.notify_one();
             std::future::pending::<()>().await;
@@ -1108,4 +1125,144 @@ async fn apply_recorded<H: ScenarioHarness>(
     let log = Log::default();
     let reports = plan_and_apply(&recorded, harness.registry(), outcome, &options, &log).await;
     (reports, recorded.calls())
+}
+
+/// berth's own service (`ApplyOptions::last`) among three bumped together, one at a time: its
+/// first change comes after every call for the other two, although it is first in plan order.
+pub async fn berths_own_service_is_changed_after_every_other_service<H: ScenarioHarness>(
+    harness: &mut H,
+) {
+    push_app(harness, &["1.0", "1.1"]);
+    let names = ["berth", "web", "worker"];
+    let vars = harness.vars();
+    let created = estate(&services(&names, |_| "app:1.0".into()), &vars);
+    apply_commit(harness, &created, "one", &Log::default()).await;
+
+    let bumped = estate(&services(&names, |_| "app:1.1".into()), &vars);
+    let recorded = Recorded::new(harness.ecs());
+    let own = ServiceId::new("prod", "berth");
+    let options = ApplyOptions {
+        concurrency: 1,
+        follow: false,
+        last: Some(own.clone()),
+        ..options("two")
+    };
+    let reports = plan_and_apply(
+        &recorded,
+        harness.registry(),
+        &bumped,
+        &options,
+        &Log::default(),
+    )
+    .await;
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.outcome.is_ok() || matches!(r.outcome, ServiceOutcome::Progressing { .. })),
+        "{reports:#?}"
+    );
+    let calls = recorded.mutating();
+    let position = |name: &str, first: bool| {
+        let on = |(_, subject): &&(&str, String)| {
+            subject.as_str() == name || subject.starts_with(&format!("{name}:"))
+        };
+        let found: Vec<usize> = calls
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| on(c))
+            .map(|(i, _)| i)
+            .collect();
+        if first {
+            found.first().copied()
+        } else {
+            found.last().copied()
+        }
+    };
+    let own_first = position("berth", true).expect("berth's own service was changed");
+    for other in ["web", "worker"] {
+        let last = position(other, false).expect("every service was changed");
+        assert!(
+            last < own_first,
+            "{other}'s calls after berth's own: {calls:#?}"
+        );
+    }
+    let own_calls: Vec<&str> = calls
+        .iter()
+        .filter(|(_, s)| s == "berth" || s.starts_with("berth:"))
+        .map(|(op, _)| *op)
+        .collect();
+    assert_eq!(
+        own_calls,
+        ["RegisterTaskDefinition", "UpdateService", "TagResource"],
+        "{calls:#?}"
+    );
+}
+
+/// A stop (SIGTERM) while the first of three services is being changed, one at a time: that
+/// service finishes all its calls (UpdateService and its tag), the other two make none and are
+/// reported skipped, so nothing is left half-applied.
+pub async fn a_stop_mid_apply_finishes_the_service_in_flight_and_starts_no_other<
+    H: ScenarioHarness,
+>(
+    harness: &mut H,
+) {
+    push_app(harness, &["1.0", "1.1"]);
+    let names = ["api", "web", "worker"];
+    let vars = harness.vars();
+    let created = estate(&services(&names, |_| "app:1.0".into()), &vars);
+    apply_commit(harness, &created, "one", &Log::default()).await;
+
+    let (stop_tx, stop) = watch::channel(false);
+    let recorded = Recorded::stopping_after_register(harness.ecs(), stop_tx);
+    let options = ApplyOptions {
+        concurrency: 1,
+        follow: false,
+        stop: Some(stop),
+        ..options("two")
+    };
+    let bumped = estate(&services(&names, |_| "app:1.1".into()), &vars);
+    let reports = plan_and_apply(
+        &recorded,
+        harness.registry(),
+        &bumped,
+        &options,
+        &Log::default(),
+    )
+    .await;
+    let calls = recorded.mutating();
+    let changed: Vec<&ServiceReport> = reports.iter().filter(|r| !r.actions.is_empty()).collect();
+    assert_eq!(changed.len(), 1, "one service was in flight: {reports:#?}");
+    let in_flight = changed[0].id.clone().expect("an id");
+    let operations: Vec<&str> = calls.iter().map(|(op, _)| *op).collect();
+    assert_eq!(
+        operations,
+        ["RegisterTaskDefinition", "UpdateService", "TagResource"],
+        "{calls:#?}"
+    );
+    assert!(
+        matches!(
+            changed[0].outcome,
+            ServiceOutcome::Progressing { .. } | ServiceOutcome::Synced
+        ),
+        "{reports:#?}"
+    );
+    for report in reports.iter().filter(|r| r.id.as_ref() != Some(&in_flight)) {
+        let ServiceOutcome::Skipped { reason } = &report.outcome else {
+            panic!("{report:#?}")
+        };
+        assert!(reason.contains("shutting down"), "{reason}");
+    }
+    let unchanged = describe(
+        harness.ecs(),
+        "prod",
+        names
+            .iter()
+            .find(|n| **n != in_flight.name)
+            .expect("another"),
+    )
+    .await;
+    assert!(
+        unchanged.task_definition_arn.ends_with(":1"),
+        "{unchanged:#?}"
+    );
 }

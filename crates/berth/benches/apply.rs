@@ -123,6 +123,7 @@ fn options(concurrency: usize, revision: &str) -> ApplyOptions {
             repository: SOURCE.into(),
             revision: Some(revision.into()),
         },
+        ..ApplyOptions::default()
     }
 }
 

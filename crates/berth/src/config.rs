@@ -108,6 +108,8 @@ pub struct ReconcileSection {
     pub max_prune: Option<usize>,
     /// Revert drift.
     pub self_heal: Option<bool>,
+    /// berth's own service, `cluster/name`: never pruned, changed last.
+    pub self_service: Option<String>,
     /// Rollout deadline.
     #[serde(default, deserialize_with = "duration")]
     pub progress_deadline: Option<Duration>,

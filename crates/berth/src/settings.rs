@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use berth_aws::AwsConfig;
+use berth_core::manifest::ServiceId;
 use berth_engine::daemon::DaemonOptions;
 use berth_server::ServerConfig;
 use berth_source::{GitAuth, GitConfig, Secret};
@@ -93,6 +94,7 @@ impl Settings {
             repository: source_id,
             // berth 0.1 tagged services with the URL as configured; they are still this source's.
             legacy_repository: Some(url.clone()),
+            own_service: own_service(flags, file)?,
             ..daemon_options(flags, file)
         };
         let server = ServerConfig {
@@ -138,6 +140,22 @@ fn daemon_options(flags: &RunArgs, file: &ConfigFile) -> DaemonOptions {
         staleness: duration(flags.staleness, source.staleness).unwrap_or(default.staleness),
         vars,
         ..default
+    }
+}
+
+/// `reconcile.selfService` (`--self-service`, `BERTH_SELF_SERVICE`): `cluster/name`.
+fn own_service(flags: &RunArgs, file: &ConfigFile) -> anyhow::Result<Option<ServiceId>> {
+    let Some(text) = (flags.self_service.as_deref()).or(file.reconcile.self_service.as_deref())
+    else {
+        return Ok(None);
+    };
+    match text.split_once('/') {
+        Some((cluster, name)) if !cluster.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok(Some(ServiceId::new(cluster, name)))
+        }
+        _ => anyhow::bail!(
+            "selfService `{text}` is not `cluster/name`: set it to berth's own ECS service, e.g. `platform/berth`"
+        ),
     }
 }
 
@@ -232,6 +250,32 @@ mod tests {
     }
 
     const URL: &str = "https://github.com/acme/deploy.git";
+
+    #[test]
+    fn self_service_is_cluster_slash_name_from_the_flag_or_the_file() {
+        let config = file(
+            "source:\n  url: https://github.com/acme/deploy.git\nreconcile:\n  selfService: platform/berth\n",
+        );
+        let from_file = resolve_with(&flags(&[]), &[], &config);
+        assert_eq!(
+            from_file.daemon.own_service,
+            Some(ServiceId::new("platform", "berth"))
+        );
+        let from_flag = resolve_with(&flags(&["--self-service", "ops/berth-2"]), &[], &config);
+        assert_eq!(
+            from_flag.daemon.own_service,
+            Some(ServiceId::new("ops", "berth-2"))
+        );
+        let none = resolve_with(&flags(&["--source-url", URL]), &[], &ConfigFile::default());
+        assert_eq!(none.daemon.own_service, None);
+        for bad in ["berth", "/berth", "platform/", "a/b/c"] {
+            let error = Settings::resolve(&flags(&["--self-service", bad]), &|_| None, &config)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(error.contains("is not `cluster/name`"), "{bad}: {error}");
+        }
+    }
 
     #[test]
     fn a_flag_beats_the_file_which_beats_the_default() {

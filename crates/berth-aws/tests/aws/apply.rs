@@ -169,6 +169,22 @@ async fn a_dependent_is_updated_after_its_dependency_completes_and_skipped_when_
     .await;
 }
 
+#[tokio::test]
+async fn berths_own_service_is_changed_after_every_other_service() {
+    scenarios::berths_own_service_is_changed_after_every_other_service(
+        &mut EmulatorHarness::new().await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_stop_mid_apply_finishes_the_service_in_flight_and_starts_no_other() {
+    scenarios::a_stop_mid_apply_finishes_the_service_in_flight_and_starts_no_other(
+        &mut EmulatorHarness::new().await,
+    )
+    .await;
+}
+
 // --- the emulator's own --------------------------------------------------------------------------
 
 #[tokio::test]

@@ -405,6 +405,10 @@ pub(crate) enum PruneRefusal {
     },
     /// Tagged `berth:prune=disabled`.
     Disabled,
+    /// berth's own service (`reconcile.selfService`): never pruned.
+    OwnService,
+    /// berth is shutting down: a delete now could be cut short; the next run decides.
+    ShuttingDown,
     /// DeleteService failed (tried again at the next reconcile).
     DeleteFailed {
         /// The adapter's error.
@@ -438,6 +442,12 @@ impl PruneRefusal {
             PruneRefusal::Disabled => {
                 format!("not pruning {names}: tagged {}=disabled", tags::PRUNE)
             }
+            PruneRefusal::OwnService => {
+                format!("not pruning {names}: berth's own service (selfService) is never pruned")
+            }
+            PruneRefusal::ShuttingDown => {
+                format!("not pruning {names}: berth is shutting down; the next run decides")
+            }
             PruneRefusal::DeleteFailed { error } => format!("pruning {names} failed: {error}"),
         }
     }
@@ -457,11 +467,15 @@ pub(crate) struct PruneDecision {
 
 /// The prune rules, in order (docs/operations.md, "Prune").
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PruneRules {
+pub(crate) struct PruneRules<'a> {
     /// `reconcile.prune`.
     pub enabled: bool,
     /// `reconcile.maxPrune`.
     pub max: usize,
+    /// `reconcile.selfService`: never a candidate.
+    pub own_service: Option<&'a ServiceId>,
+    /// berth is shutting down.
+    pub stopping: bool,
 }
 
 /// Decides which of `candidates` (owned here, in no manifest) to delete. `seen_before` are the
@@ -472,16 +486,25 @@ pub(crate) fn decide_prune(
     manifests_valid: bool,
     rules: PruneRules,
 ) -> PruneDecision {
-    let mut decision = PruneDecision::default();
+    // berth's own service is set apart first: it never counts towards anything below.
+    let (own, candidates): (Vec<&LiveService>, Vec<&LiveService>) = candidates
+        .iter()
+        .copied()
+        .partition(|s| rules.own_service == Some(&s.id));
+    let own_kept: BTreeMap<ServiceId, PruneRefusal> = own
+        .iter()
+        .map(|s| (s.id.clone(), PruneRefusal::OwnService))
+        .collect();
     let refuse_all = |refusal: PruneRefusal| PruneDecision {
         kept: candidates
             .iter()
             .map(|s| (s.id.clone(), refusal.clone()))
+            .chain(own_kept.clone())
             .collect(),
         ..PruneDecision::default()
     };
     if candidates.is_empty() {
-        return decision;
+        return refuse_all(PruneRefusal::OwnService);
     }
     if !rules.enabled {
         return refuse_all(PruneRefusal::Off);
@@ -489,6 +512,13 @@ pub(crate) fn decide_prune(
     if !manifests_valid {
         return refuse_all(PruneRefusal::ManifestsInvalid);
     }
+    if rules.stopping {
+        return refuse_all(PruneRefusal::ShuttingDown);
+    }
+    let mut decision = PruneDecision {
+        kept: own_kept,
+        ..PruneDecision::default()
+    };
     decision.pending = candidates.iter().map(|s| s.id.clone()).collect();
     let (confirmed, first_seen): (Vec<&LiveService>, Vec<&LiveService>) = candidates
         .iter()

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_core::manifest::{SourceFile, Vars};
+use berth_core::manifest::{ServiceId, SourceFile, Vars};
 use tokio::sync::{RwLock, mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -53,6 +53,9 @@ pub struct DaemonOptions {
     pub concurrency: usize,
     /// Delete services this source owns that git no longer has.
     pub prune: bool,
+    /// berth's own service (`reconcile.selfService`): never pruned, and changed only after
+    /// every other service of a reconcile (docs/operations.md, "Upgrading berth").
+    pub own_service: Option<ServiceId>,
     /// At most this many prunes in one reconcile.
     pub max_prune: usize,
     /// Revert drift (on) or only report it (off).
@@ -88,6 +91,7 @@ impl Default for DaemonOptions {
             poll_interval: Duration::from_secs(60),
             concurrency: crate::defaults::CONCURRENCY,
             prune: false,
+            own_service: None,
             max_prune: 1,
             self_heal: true,
             progress_deadline: crate::defaults::PROGRESS_DEADLINE,
@@ -108,8 +112,8 @@ impl Default for DaemonOptions {
 
 /// Runs the daemon until `shutdown` turns true: fetch, reconcile, wait for the next reason.
 ///
-/// On shutdown it stops starting new work; the reconcile in progress (and its in-flight API
-/// calls) finishes first.
+/// On shutdown it stops starting new work: the reconcile in progress starts no further service
+/// and prunes nothing; the services it already started finish their calls first.
 pub async fn run<S, E, R>(
     mut source: S,
     reconciler: &mut Reconciler<E, R>,
@@ -125,6 +129,8 @@ pub async fn run<S, E, R>(
     let mut last_good: Option<Snapshot> = None;
     let mut schedule = Schedule::new(Instant::now());
     let mut triggers_open = true;
+    // A reconcile in progress starts no further service once shutdown is asked for.
+    reconciler.stop_on(shutdown.clone());
     loop {
         if *shutdown.borrow() {
             break;

@@ -10,7 +10,7 @@ use berth_core::live::LiveService;
 use berth_core::manifest::{LoadOptions, ServiceId, load};
 use berth_core::plan::{LiveState, Ownership, Plan, ServicePlan, plan};
 use berth_core::render::{self, Provenance};
-use tokio::sync::RwLock;
+use tokio::sync::{RwLock, watch};
 use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -56,6 +56,8 @@ pub struct Reconciler<E, R> {
     /// deletes only a service absent in two consecutive reconciles, so a file missing for a
     /// moment (a directory being copied, a half-written checkout) never deletes anything.
     prune_pending: BTreeSet<ServiceId>,
+    /// Turns true when berth is shutting down ([`Reconciler::stop_on`]).
+    stop: Option<watch::Receiver<bool>>,
 }
 
 /// What one reconcile's prune did: services deleted, and one note per refusal.
@@ -83,7 +85,18 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             memory: BTreeMap::new(),
             file_services: BTreeMap::new(),
             prune_pending: BTreeSet::new(),
+            stop: None,
         }
+    }
+
+    /// Once `stop` turns true, a reconcile in progress starts no further service and prunes
+    /// nothing; the services it already started finish their calls.
+    pub fn stop_on(&mut self, stop: watch::Receiver<bool>) {
+        self.stop = Some(stop);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.as_ref().is_some_and(|stop| *stop.borrow())
     }
 
     /// The shared state `/status` and `/readyz` read.
@@ -309,6 +322,8 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 repository: self.options.repository.clone(),
                 revision: Some(snapshot.revision.clone()),
             },
+            last: self.options.own_service.clone(),
+            stop: self.stop.clone(),
         };
         let sub_plan = Plan { services: to_apply };
         let observer = Actions(self.telemetry.as_ref());
@@ -535,6 +550,8 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         let rules = PruneRules {
             enabled: self.options.prune,
             max: self.options.max_prune,
+            own_service: self.options.own_service.as_ref(),
+            stopping: self.stopping(),
         };
         let decision = decide::decide_prune(candidates, &seen_before, manifests_valid, rules);
         self.prune_pending = decision.pending;

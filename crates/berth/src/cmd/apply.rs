@@ -65,6 +65,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                 repository,
                 revision: args.revision.clone(),
             },
+            ..ApplyOptions::default()
         };
         let progress = Progress::new(terminal);
         let reports = apply(&aws, &plan, &outcome.services, &live, &options, &progress).await;

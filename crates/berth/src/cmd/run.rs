@@ -2,12 +2,14 @@
 //! the reconciler and the HTTP server, and runs until SIGTERM/SIGINT. What each setting is comes
 //! from [`Settings`]; what each part does lives in its library.
 
+use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::vocabulary::Trigger;
 use berth_engine::daemon::{self, Reconciler};
+use berth_engine::defaults::SHUTDOWN_GRACE;
 use berth_server::{DaemonView, Metrics, MetricsTelemetry};
 use berth_source::{DirManifests, GitManifests, GitSource};
 use tokio::sync::{mpsc, watch};
@@ -79,13 +81,15 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         Source::Directory(path) => {
             let source = DirManifests::new(path);
             let watcher = source.watch(trigger_tx)?;
-            daemon::run(source, &mut reconciler, trigger_rx, shutdown_rx).await;
+            let daemon = daemon::run(source, &mut reconciler, trigger_rx, shutdown_rx.clone());
+            within_grace(daemon, shutdown_rx).await;
             watcher.abort();
         }
         Source::Git(config) => {
             let source = tokio::task::spawn_blocking(move || GitSource::open(config)).await??;
             let source = GitManifests::new(source);
-            daemon::run(source, &mut reconciler, trigger_rx, shutdown_rx).await;
+            let daemon = daemon::run(source, &mut reconciler, trigger_rx, shutdown_rx.clone());
+            within_grace(daemon, shutdown_rx).await;
         }
     }
     match tokio::time::timeout(SERVER_STOP_GRACE, server).await {
@@ -96,6 +100,26 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     }
     info!("berth stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `daemon` until it returns, or until [`SHUTDOWN_GRACE`] after shutdown was asked for:
+/// ECS kills the task at its `stopTimeout`, so a call that hangs must not keep berth from
+/// exiting cleanly. A service cut short then is converged by the next run (its tags tell it).
+async fn within_grace(daemon: impl Future<Output = ()>, mut shutdown: watch::Receiver<bool>) {
+    let deadline = async move {
+        if shutdown.wait_for(|stop| *stop).await.is_err() {
+            // No one can ask for shutdown any more: no deadline.
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        () = daemon => {}
+        () = deadline => warn!(
+            grace_seconds = SHUTDOWN_GRACE.as_secs(),
+            "calls still in flight after the shutdown grace; exiting anyway (the next run converges)"
+        ),
+    }
 }
 
 async fn shutdown_on_signal(shutdown: watch::Sender<bool>) {
@@ -119,6 +143,6 @@ async fn shutdown_on_signal(shutdown: watch::Sender<bool>) {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-    info!("shutdown requested: finishing the reconcile in progress");
+    info!("shutdown requested: finishing the calls in flight, starting nothing new");
     let _ = shutdown.send(true);
 }

@@ -35,7 +35,7 @@ const IMAGES: [(&str, &str); 6] = [
 
 static ONE_DAEMON_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn one_at_a_time() -> MutexGuard<'static, ()> {
+pub(super) fn one_at_a_time() -> MutexGuard<'static, ()> {
     ONE_DAEMON_AT_A_TIME
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -43,14 +43,14 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
 
 /// A service manifest: `name` runs `repository:tag` with `MODE=normal`, one task.
 #[derive(Clone)]
-struct ServiceFixture {
+pub(super) struct ServiceFixture {
     name: String,
     repository: String,
     tag: String,
 }
 
 impl ServiceFixture {
-    fn new(name: &str, repository: &str, tag: &str) -> Self {
+    pub(super) fn new(name: &str, repository: &str, tag: &str) -> Self {
         ServiceFixture {
             name: name.into(),
             repository: repository.into(),
@@ -89,15 +89,15 @@ spec:
 /// A private emulator seeded with a cluster, images and a VPC, and a git repository: a bare
 /// `remote.git` the daemon follows and a `work` clone the test commits to (manifests under
 /// `services/`, followed as the source's sub-path).
-struct Estate {
-    emulator: Emulator,
+pub(super) struct Estate {
+    pub(super) emulator: Emulator,
     account: TestAccount,
     network: Network,
     dir: tempfile::TempDir,
 }
 
 impl Estate {
-    fn new(services: &[ServiceFixture]) -> Estate {
+    pub(super) fn new(services: &[ServiceFixture]) -> Estate {
         let emulator = Emulator::start().expect("emulator");
         let response = http::post_json(
             emulator.addr(),
@@ -162,7 +162,7 @@ impl Estate {
     }
 
     /// Writes `service`'s manifest to `services/<name>.yaml` (not yet committed).
-    fn write(&self, service: &ServiceFixture) {
+    pub(super) fn write(&self, service: &ServiceFixture) {
         self.write_file(&format!("{}.yaml", service.name), &service.yaml());
     }
 
@@ -178,7 +178,7 @@ impl Estate {
 
     /// Commits everything in the work tree (possibly nothing) and pushes it; returns the new
     /// commit's sha.
-    fn commit(&self, message: &str) -> String {
+    pub(super) fn commit(&self, message: &str) -> String {
         let work = self.work();
         git(&work, &["add", "--all"]);
         // Empty when nothing changed: still a new sha for the branch to move to.
@@ -191,7 +191,7 @@ impl Estate {
     }
 
     /// The live service, as `DescribeServices` shows it (with tags).
-    fn describe(&self, name: &str) -> Value {
+    pub(super) fn describe(&self, name: &str) -> Value {
         let response = self
             .account
             .ecs(
@@ -207,7 +207,7 @@ impl Estate {
     }
 
     /// The task definition `name` runs, or `""` when it does not exist.
-    fn live_task_definition(&self, name: &str) -> String {
+    pub(super) fn live_task_definition(&self, name: &str) -> String {
         self.describe(name)["taskDefinition"]
             .as_str()
             .unwrap_or_default()
@@ -241,7 +241,7 @@ impl Estate {
             .collect()
     }
 
-    fn config(&self) -> DaemonConfig {
+    pub(super) fn config(&self) -> DaemonConfig {
         DaemonConfig {
             poll_interval: "1h",
             interval: "1h",
@@ -255,6 +255,15 @@ impl Estate {
 
     /// Starts `berth run` on this estate; returns once `/healthz` answers.
     fn daemon(&self, config: &DaemonConfig) -> Daemon {
+        self.daemon_with(config, |_| {})
+    }
+
+    /// [`Estate::daemon`], with `customize` applied to the command last (its environment, say).
+    pub(super) fn daemon_with(
+        &self,
+        config: &DaemonConfig,
+        customize: impl FnOnce(&mut Command),
+    ) -> Daemon {
         let config_path = self.dir.path().join("berth.yaml");
         let text = format!(
             "\
@@ -303,7 +312,12 @@ server:
             .find_map(|line| line.trim().strip_prefix("listen: "))
             .and_then(|addr| addr.parse().ok())
             .expect("listen address");
-        Daemon::start(&config_path, addr, &self.dir.path().join("berth.log"))
+        Daemon::start_with(
+            &config_path,
+            addr,
+            &self.dir.path().join("berth.log"),
+            customize,
+        )
     }
 
     /// Drift made outside berth: `name` scaled to 5 and its `MODE` set to `hacked` through a
@@ -352,7 +366,7 @@ server:
 }
 
 /// What differs between the tests' daemons.
-struct DaemonConfig {
+pub(super) struct DaemonConfig {
     poll_interval: &'static str,
     interval: &'static str,
     self_heal: bool,
@@ -384,7 +398,7 @@ fn free_addr() -> SocketAddr {
 }
 
 /// A running `berth run` process.
-struct Daemon {
+pub(super) struct Daemon {
     child: Child,
     addr: SocketAddr,
     log: PathBuf,
@@ -392,22 +406,32 @@ struct Daemon {
 
 impl Daemon {
     fn start(config: &Path, addr: SocketAddr, log: &Path) -> Daemon {
+        Daemon::start_with(config, addr, log, |_| {})
+    }
+
+    /// [`Daemon::start`], with `customize` applied to the command last (its environment, say).
+    pub(super) fn start_with(
+        config: &Path,
+        addr: SocketAddr,
+        log: &Path,
+        customize: impl FnOnce(&mut Command),
+    ) -> Daemon {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .expect("open log");
-        let child =
-            berth_testkit::isolate_aws_environment(&mut Command::new(env!("CARGO_BIN_EXE_berth")))
-                .args(["run", "--config"])
-                .arg(config)
-                .args(["--log-format", "json"])
-                .env("BERTH_WEBHOOK_SECRET", WEBHOOK_SECRET)
-                .env("BERTH_API_TOKEN", API_TOKEN)
-                .stdout(Stdio::null())
-                .stderr(log_file)
-                .spawn()
-                .expect("start berth run");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
+        berth_testkit::isolate_aws_environment(&mut command)
+            .args(["run", "--config"])
+            .arg(config)
+            .args(["--log-format", "json"])
+            .env("BERTH_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("BERTH_API_TOKEN", API_TOKEN)
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        customize(&mut command);
+        let child = command.spawn().expect("start berth run");
         let mut daemon = Daemon {
             child,
             addr,
@@ -434,7 +458,7 @@ impl Daemon {
     }
 
     /// Waits until every service in `names` is Synced (and a reconcile has finished).
-    fn wait_synced(&mut self, names: &[&str]) {
+    pub(super) fn wait_synced(&mut self, names: &[&str]) {
         self.wait_until(&format!("{names:?} Synced"), Duration::from_secs(60), |d| {
             let status = d.status();
             names
@@ -446,7 +470,7 @@ impl Daemon {
 
     /// Polls `probe` every 25 ms until it returns `Some`; panics with the daemon's log after
     /// `timeout`. Also fails at once if the daemon exited.
-    fn wait_until<T>(
+    pub(super) fn wait_until<T>(
         &mut self,
         what: &str,
         timeout: Duration,
@@ -528,7 +552,7 @@ impl Daemon {
     }
 
     /// Sends a GitHub push webhook for `main`, signed with `signature` (or unsigned).
-    fn webhook(&self, body: &[u8], signature: Option<&str>) -> Response {
+    pub(super) fn webhook(&self, body: &[u8], signature: Option<&str>) -> Response {
         let mut headers = vec![
             ("X-GitHub-Event", "push"),
             ("X-GitHub-Delivery", "e2e-delivery"),
@@ -541,7 +565,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then waits for the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(super) fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill")
             .args(["-TERM", &pid])
@@ -568,7 +592,7 @@ impl Daemon {
     }
 
     /// The daemon's log lines (JSON) so far.
-    fn log_lines(&self) -> Vec<Value> {
+    pub(super) fn log_lines(&self) -> Vec<Value> {
         let Ok(file) = std::fs::File::open(&self.log) else {
             return Vec::new();
         };
@@ -635,7 +659,7 @@ fn metric_series<'a>(text: &'a str, name: &str) -> Vec<(Vec<(&'a str, &'a str)>,
         .collect()
 }
 
-fn sign(body: &[u8]) -> String {
+pub(super) fn sign(body: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(WEBHOOK_SECRET.as_bytes())
         .expect("HMAC takes any key");
     mac.update(body);
@@ -648,7 +672,7 @@ fn sign(body: &[u8]) -> String {
     format!("sha256={hex}")
 }
 
-fn push_body(git_ref: &str, after: &str) -> Vec<u8> {
+pub(super) fn push_body(git_ref: &str, after: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "ref": git_ref,
         "after": after,
@@ -658,7 +682,7 @@ fn push_body(git_ref: &str, after: &str) -> Vec<u8> {
     .expect("json")
 }
 
-fn three_services() -> Vec<ServiceFixture> {
+pub(super) fn three_services() -> Vec<ServiceFixture> {
     vec![
         ServiceFixture::new("web", "web", "1.0"),
         ServiceFixture::new("api", "api", "1.0"),
@@ -667,7 +691,7 @@ fn three_services() -> Vec<ServiceFixture> {
 }
 
 /// Waits until `name` runs a task definition other than `before`; returns how long that took.
-fn wait_for_new_task_definition(
+pub(super) fn wait_for_new_task_definition(
     estate: &Estate,
     daemon: &mut Daemon,
     name: &str,

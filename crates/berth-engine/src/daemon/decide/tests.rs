@@ -534,6 +534,8 @@ fn candidate(name: &str) -> LiveService {
 const ON: PruneRules = PruneRules {
     enabled: true,
     max: 1,
+    own_service: None,
+    stopping: false,
 };
 
 #[test]
@@ -545,7 +547,7 @@ fn prune_refuses_everything_when_off_or_when_a_manifest_failed() {
         true,
         PruneRules {
             enabled: false,
-            max: 1,
+            ..ON
         },
     );
     assert_eq!(off.kept.get(&old.id), Some(&PruneRefusal::Off));
@@ -601,10 +603,7 @@ fn prune_refusals_are_matched_by_id_not_by_substring() {
         &[&web, &web2],
         &BTreeSet::from([web2.id.clone()]),
         true,
-        PruneRules {
-            enabled: true,
-            max: 5,
-        },
+        PruneRules { max: 5, ..ON },
     );
     assert_eq!(decision.kept.get(&web.id), Some(&PruneRefusal::FirstSeen));
     assert_eq!(
@@ -612,4 +611,56 @@ fn prune_refusals_are_matched_by_id_not_by_substring() {
         vec![web2.id.clone()],
         "prod/web's refusal is not prod/web-2's"
     );
+}
+
+#[test]
+fn berths_own_service_is_never_pruned_and_counts_towards_nothing() {
+    let (own, old) = (candidate("berth"), candidate("old"));
+    let seen = BTreeSet::from([own.id.clone(), old.id.clone()]);
+    let rules = PruneRules {
+        own_service: Some(&own.id),
+        ..ON
+    };
+    // Two confirmed candidates with maxPrune 1 would refuse both; berth's own is not one.
+    let decision = decide_prune(&[&own, &old], &seen, true, rules);
+    assert_eq!(decision.delete, vec![old.id.clone()]);
+    assert_eq!(decision.kept.get(&own.id), Some(&PruneRefusal::OwnService));
+    assert!(!decision.pending.contains(&own.id));
+    // Alone, and with prune off, it is still kept as berth's own.
+    let alone = decide_prune(&[&own], &seen, true, rules);
+    assert!(alone.delete.is_empty());
+    assert_eq!(alone.kept.get(&own.id), Some(&PruneRefusal::OwnService));
+    let off = decide_prune(
+        &[&own],
+        &seen,
+        true,
+        PruneRules {
+            enabled: false,
+            ..rules
+        },
+    );
+    assert_eq!(off.kept.get(&own.id), Some(&PruneRefusal::OwnService));
+    assert!(
+        PruneRefusal::OwnService
+            .message(&[&own.id])
+            .contains("prod/berth")
+    );
+}
+
+#[test]
+fn nothing_is_pruned_while_shutting_down() {
+    let old = candidate("old");
+    let seen = BTreeSet::from([old.id.clone()]);
+    let stopping = PruneRules {
+        stopping: true,
+        ..ON
+    };
+    let decision = decide_prune(&[&old], &seen, true, stopping);
+    assert!(decision.delete.is_empty());
+    assert_eq!(
+        decision.kept.get(&old.id),
+        Some(&PruneRefusal::ShuttingDown)
+    );
+    // The same candidate, not shutting down, is deleted: the refusal is the stop's.
+    assert_eq!(decide_prune(&[&old], &seen, true, ON).delete, vec![old.id]);
 }
