@@ -62,6 +62,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Write berth manifests for existing services (`--cluster`), or from ECS JSON (`--from-file`).
     Import(ImportArgs),
+    /// GET the daemon's `/healthz` (for a container health check); exit 0 on 2xx, 1 otherwise.
+    Healthcheck(HealthcheckArgs),
 }
 
 /// How to reach AWS (credentials and region come from the standard chain).
@@ -308,6 +310,10 @@ pub struct RunArgs {
     /// `reconcile.selfHeal`.
     #[arg(long, env = "BERTH_SELF_HEAL")]
     pub self_heal: Option<bool>,
+    /// `reconcile.selfService`: berth's own service as `cluster/name` (never pruned, changed
+    /// after every other service).
+    #[arg(long, value_name = "CLUSTER/NAME", env = "BERTH_SELF_SERVICE")]
+    pub self_service: Option<String>,
     /// `reconcile.progressDeadline`.
     #[arg(long, env = "BERTH_PROGRESS_DEADLINE")]
     pub progress_deadline: Option<humantime::Duration>,
@@ -325,4 +331,20 @@ pub struct RunArgs {
     /// A variable for `${NAME}` (repeatable; wins over `vars:`).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+}
+
+/// `berth healthcheck`: what a container `healthCheck` runs, since the image has no curl.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The URL to GET (`http://` only). Default: `/healthz` on 127.0.0.1 at the port of
+    /// `--listen`.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The daemon's `server.listen` (default `0.0.0.0:8080`): the check goes to its port, on
+    /// the loopback address when it listens on every interface.
+    #[arg(long, env = "BERTH_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Give up after this long, connecting and answering included.
+    #[arg(long, default_value = "3s")]
+    pub timeout: humantime::Duration,
 }

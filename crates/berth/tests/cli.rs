@@ -7,6 +7,19 @@ use std::process::{Command, Output};
 #[path = "cli/daemon.rs"]
 mod daemon;
 
+/// The container contract: the Dockerfile, `berth healthcheck`, settings from the environment
+/// alone (issue: self-hosting).
+#[path = "cli/container.rs"]
+mod container;
+
+/// `berth run` with Fargate's container credentials and no static keys (issue: self-hosting).
+#[path = "cli/credentials.rs"]
+mod credentials;
+
+/// SIGTERM in the middle of a reconcile (issue: self-hosting).
+#[path = "cli/shutdown.rs"]
+mod shutdown;
+
 fn berth(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)

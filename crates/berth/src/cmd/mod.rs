@@ -1,6 +1,7 @@
 //! The commands, one module each, plus what they share (reading manifests and variables).
 
 mod apply;
+mod healthcheck;
 mod import;
 mod plan;
 mod render;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Import(args) => import::run(&args),
+        Command::Healthcheck(args) => healthcheck::run(&args),
     }
 }
 
