@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 echo "==> installing the local ECS emulator (moto) if missing"
 bash deploy/local/emulator.sh install
 echo "==> emulator extension tests"; deploy/local/.venv/bin/python -m pytest -q deploy/local/tests
+# cfn-lint and checkov over the CloudFormation template (installs them into deploy/aws/.venv).
+bash scripts/lint-aws.sh
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
