@@ -97,10 +97,12 @@ impl Memory {
 }
 
 /// The options deciding depends on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rules {
     /// Revert drift (on) or only report it (off).
     pub self_heal: bool,
+    /// berth's own service: its drift is never reverted ([`own_service_drift`]).
+    pub own_service: Option<ServiceId>,
     /// A rollout still going after this long is Failed.
     pub progress_deadline: Duration,
     /// Retry delays of a failing service.
@@ -379,12 +381,29 @@ impl Judge<'_> {
                 changes: changes.clone(),
             });
         }
+        if self.rules.own_service.as_ref() == Some(&decision.id) {
+            state.status = Status::Failed;
+            state.last_error = Some(own_service_drift());
+            state.pending_changes = changes;
+            return false;
+        }
         if !self.rules.self_heal {
             state.status = Status::OutOfSync;
             state.pending_changes = changes;
         }
         self.rules.self_heal
     }
+}
+
+/// Why berth leaves its own service as it is when it runs other than what berth applied from
+/// this commit: usually ECS's circuit breaker rolled back a new berth that did not start, and the
+/// berth reading this is the old one. Applying the same commit again would replace berth with
+/// the failing version at every start, so only a new commit changes berth's own service.
+pub(crate) fn own_service_drift() -> String {
+    "berth's own service runs other than what berth applied from this commit (ECS rolled the \
+     new berth back, or it was changed outside git); berth does not apply itself again from the \
+     same commit: fix berth's manifest or revert the commit"
+        .to_string()
 }
 
 /// Why prune did not delete a candidate.

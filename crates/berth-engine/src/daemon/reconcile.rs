@@ -262,6 +262,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
     fn rules(&self) -> Rules {
         Rules {
             self_heal: self.options.self_heal,
+            own_service: self.options.own_service.clone(),
             progress_deadline: self.options.progress_deadline,
             backoff: self.options.backoff,
         }

@@ -26,6 +26,7 @@ fn id() -> ServiceId {
 fn rules(self_heal: bool) -> Rules {
     Rules {
         self_heal,
+        own_service: None,
         progress_deadline: Duration::from_secs(600),
         backoff: Backoff {
             min: Duration::from_secs(30),
@@ -224,6 +225,46 @@ fn after_a_restart_the_spec_hash_tag_tells_drift_from_a_new_commit() {
         change.apply.is_some(),
         "tag of other content: a git change, applied"
     );
+}
+
+#[test]
+fn berths_own_service_rolled_back_from_this_commit_is_reported_not_applied_again() {
+    // After a restart (no memory): the tag says berth applied this manifest to its own service,
+    // and the service runs something else, as after ECS rolled a failing new berth back.
+    let mut rolled_back = live(OLD_TD, "COMPLETED");
+    rolled_back
+        .tags
+        .insert(tags::SPEC_HASH.into(), spec_hash_text(HASH));
+    let own = Rules {
+        own_service: Some(id()),
+        ..rules(true)
+    };
+    let decision = decide_one(
+        update(),
+        Some(rolled_back.clone()),
+        None,
+        &own,
+        Instant::now(),
+    );
+    assert!(decision.apply.is_none(), "not applied again");
+    assert_eq!(decision.state.status, Status::Failed);
+    assert_eq!(decision.state.last_error, Some(own_service_drift()));
+    assert!(!decision.state.pending_changes.is_empty());
+    // Any other service with the same drift is reverted (self-heal on).
+    let other = decide_one(
+        update(),
+        Some(rolled_back.clone()),
+        None,
+        &rules(true),
+        Instant::now(),
+    );
+    assert!(other.apply.is_some());
+    // A new commit for berth's own service is applied.
+    rolled_back
+        .tags
+        .insert(tags::SPEC_HASH.into(), spec_hash_text(HASH + 1));
+    let change = decide_one(update(), Some(rolled_back), None, &own, Instant::now());
+    assert!(change.apply.is_some(), "a new commit upgrades berth");
 }
 
 #[test]
