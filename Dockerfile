@@ -33,6 +33,10 @@ RUN apt-get update \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin berth
 COPY --from=build /src/target/release/berth /usr/local/bin/berth
+# Fargate mounts an empty task volume over a path the task definition names (the stack's /tmp,
+# under a read-only root filesystem) root-owned 0755, unless the image declares that path a
+# VOLUME: then the volume gets the image's /tmp, mode 1777, which uid 10001 can write.
+VOLUME ["/tmp"]
 USER 10001:10001
 # The git cache is the only path berth writes: its default is $TMPDIR/berth-git-cache, that is
 # /tmp/berth-git-cache here (with a read-only root filesystem, mount a volume at /tmp).

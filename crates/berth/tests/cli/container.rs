@@ -485,6 +485,9 @@ mod dockerfile {
         Entrypoint,
         /// `CMD ["run"]`: the daemon, with no config file.
         Cmd,
+        /// `VOLUME ["/tmp"]`: Fargate mounts a task volume there with the image's own ownership
+        /// and mode, so a non-root berth can write its git cache under a read-only root.
+        WritableTmp,
     }
 
     /// Instructions of `text`: `\` continues a line, a line starting with `#` is a comment (also
@@ -562,7 +565,7 @@ mod dockerfile {
         let Some((last, earlier)) = stages.split_last() else {
             return vec![(Rule::MultiStage, "no FROM".into())];
         };
-        let checks: [(Rule, Vec<String>); 7] = [
+        let checks: [(Rule, Vec<String>); 8] = [
             (Rule::MultiStage, multi_stage(&stages)),
             (Rule::Pinned, pinned(&stages)),
             (Rule::NonRootUser, non_root_user(last)),
@@ -570,6 +573,7 @@ mod dockerfile {
             (Rule::NoCompiler, no_compiler(last)),
             (Rule::Entrypoint, entrypoint(last)),
             (Rule::Cmd, cmd(last)),
+            (Rule::WritableTmp, writable_tmp(last)),
         ];
         checks
             .into_iter()
@@ -748,6 +752,22 @@ mod dockerfile {
         }
     }
 
+    fn writable_tmp(stage: &Stage) -> Vec<String> {
+        let declared = stage
+            .body
+            .iter()
+            .filter(|i| i.keyword == "VOLUME")
+            .flat_map(|volume| {
+                exec_form(volume)
+                    .unwrap_or_else(|| volume.args.split_whitespace().map(String::from).collect())
+            })
+            .any(|path| path.trim_end_matches('/') == "/tmp");
+        if declared {
+            return Vec::new();
+        }
+        vec!["the last stage declares no VOLUME /tmp: berth's git cache needs it writable".into()]
+    }
+
     fn cmd(stage: &Stage) -> Vec<String> {
         let Some(cmd) = last(stage, "CMD") else {
             return vec!["the last stage sets no CMD".into()];
@@ -878,6 +898,7 @@ FROM debian:bookworm-20260316-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
     && useradd --system --uid 10001 --no-create-home berth
 COPY --from=build /src/target/release/berth /usr/local/bin/berth
+VOLUME ["/tmp"]
 USER 10001
 ENTRYPOINT ["/usr/local/bin/berth"]
 CMD ["run"]
@@ -1008,6 +1029,23 @@ fn the_entrypoint_rule_wants_berth_in_exec_form() {
             (entrypoint, r#"ENTRYPOINT ["/usr/local/bin/berthd"]"#),
             (&format!("{entrypoint}\n"), ""),
         ],
+    );
+}
+
+#[test]
+fn the_tmp_rule_wants_a_volume_at_tmp() {
+    let volume = r#"VOLUME ["/tmp"]"#;
+    assert_breaks(
+        &[dockerfile::Rule::WritableTmp],
+        &[
+            (&format!("{volume}\n"), ""),
+            (volume, r#"VOLUME ["/var/cache/berth"]"#),
+            (volume, "VOLUME /data"),
+        ],
+    );
+    assert_eq!(
+        dockerfile::broken_rules(&good_with(volume, "VOLUME /tmp/")),
+        []
     );
 }
 
