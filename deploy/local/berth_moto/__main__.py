@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     import moto.server
 
     from .app import BerthDispatcher
+    from .warm import warm_up
 
     moto.server.DomainDispatcherApplication = BerthDispatcher  # type: ignore[misc]
     settings = CONFIG.effective(None)
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         file=sys.stderr,
         flush=True,
     )
+    warm_up()
     if watch_stdin:
         _exit_on_stdin_eof()
     moto.server.main(args)

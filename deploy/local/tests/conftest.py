@@ -121,11 +121,11 @@ class Account:
     def ecr(self):
         return self.client("ecr")
 
-    def client(self, service: str):
+    def client(self, service: str, region: str = REGION):
         client = _SESSION.client(
             service,
             endpoint_url=self.endpoint,
-            region_name=REGION,
+            region_name=region,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
             config=Config(retries={"max_attempts": 1}),
