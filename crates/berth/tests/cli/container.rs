@@ -316,20 +316,7 @@ impl Daemon {
 
     /// SIGTERM, then the exit status (within 30 s).
     fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(killed.expect("kill").success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "berth run ignored SIGTERM for 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        super::daemon::sigterm_and_wait(&mut self.child)
     }
 }
 

@@ -566,23 +566,7 @@ impl Daemon {
 
     /// SIGTERM, then waits for the exit status.
     pub(super) fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(killed.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "berth run ignored SIGTERM for 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        sigterm_and_wait(&mut self.child)
     }
 
     /// SIGKILL: no chance to finish anything.
@@ -1348,4 +1332,26 @@ fn a_git_server_that_never_answers_shows_in_status_and_does_not_hold_sigterm() {
         format!("git:{silent_addr}/acme/deploy@main")
     );
     assert!(daemon.terminate().success(), "SIGTERM mid-fetch exits 0");
+}
+
+/// SIGTERM to `child`, then its exit status; fails if it has not exited within 30 s (ECS's
+/// default `stopTimeout`).
+pub(super) fn sigterm_and_wait(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "berth run ignored SIGTERM for 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
