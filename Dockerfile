@@ -42,7 +42,9 @@ USER 10001:10001
 # /tmp/berth-git-cache here (with a read-only root filesystem, mount a volume at /tmp).
 # BERTH_LISTEN: every interface, or the port is unreachable from outside the container.
 # MALLOC_ARENA_MAX: glibc gives each thread that allocates under contention its own malloc arena
-# (up to 8 per core), each keeping freed memory; a small daemon needs two, and its RSS stays lower.
+# (up to 8 per core), each keeping freed memory; a small daemon needs two. On a host with many
+# cores this bounds the heap; on 2 cores the daemon bench shows no difference
+# (docs/performance.md, "The daemon at 500 services").
 ENV BERTH_LOG_FORMAT=json \
     BERTH_LISTEN=0.0.0.0:8080 \
     MALLOC_ARENA_MAX=2
