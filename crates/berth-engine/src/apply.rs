@@ -415,15 +415,6 @@ async fn apply_service<E: EcsWrite>(
     service: &ServicePlan,
     manifest: &ServiceManifest,
 ) -> ServiceReport {
-    let Context {
-        ecs,
-        polls,
-        live,
-        digests,
-        options,
-        observer,
-        ..
-    } = *context;
     let id = &manifest.id;
     let mut actions = Vec::new();
     let outcome = match &service.action {
@@ -440,52 +431,25 @@ async fn apply_service<E: EcsWrite>(
         Action::RequiresReplacement { fields, .. } => {
             failed(berth_core::plan::replacement_reason(fields))
         }
-        Action::Create { .. } => {
+        Action::Create { .. } | Action::Update { .. } => {
+            // A slot is held for the calls only: following the rollout holds none.
             let Some(slot) = context.slot().await else {
                 return context.never_started(id);
             };
-            let known = Known::of(live, manifest, None);
-            let created = create(
-                ecs,
-                manifest,
-                digests,
-                known,
-                options,
-                observer,
-                &mut actions,
-            )
-            .await;
+            let called = make_calls(context, service, manifest, &mut actions).await;
             drop(slot);
-            match created {
-                Ok((arn, seen)) => follow(polls, id, &arn, seen, options, observer).await,
-                Err(reason) => failed(reason),
-            }
-        }
-        Action::Update {
-            changes,
-            new_task_definition,
-        } => {
-            let Some(slot) = context.slot().await else {
-                return context.never_started(id);
-            };
-            let live_service = live.services.get(id);
-            let running = live_service.map(|s| s.task_definition_arn.as_str());
-            let updated = update(
-                ecs,
-                manifest,
-                live_service,
-                Known::of(live, manifest, running),
-                changes,
-                *new_task_definition,
-                digests,
-                options,
-                observer,
-                &mut actions,
-            )
-            .await;
-            drop(slot);
-            match updated {
-                Ok(Some((arn, seen))) => follow(polls, id, &arn, seen, options, observer).await,
+            match called {
+                Ok(Some((arn, seen))) => {
+                    follow(
+                        context.polls,
+                        id,
+                        &arn,
+                        seen,
+                        context.options,
+                        context.observer,
+                    )
+                    .await
+                }
                 Ok(None) => ServiceOutcome::Synced,
                 Err(reason) => failed(reason),
             }
@@ -495,6 +459,51 @@ async fn apply_service<E: EcsWrite>(
         id: Some(id.clone()),
         actions,
         outcome,
+    }
+}
+
+/// The calls that create or update one service; the revision to follow, if one was deployed.
+async fn make_calls<E: EcsWrite>(
+    context: &Context<'_, E>,
+    service: &ServicePlan,
+    manifest: &ServiceManifest,
+    actions: &mut Vec<AppliedAction>,
+) -> Result<Option<(String, SeenEvents)>, String> {
+    let Context {
+        ecs,
+        live,
+        digests,
+        options,
+        observer,
+        ..
+    } = *context;
+    match &service.action {
+        Action::Update {
+            changes,
+            new_task_definition,
+        } => {
+            let live_service = live.services.get(&manifest.id);
+            let running = live_service.map(|s| s.task_definition_arn.as_str());
+            update(
+                ecs,
+                manifest,
+                live_service,
+                Known::of(live, manifest, running),
+                changes,
+                *new_task_definition,
+                digests,
+                options,
+                observer,
+                actions,
+            )
+            .await
+        }
+        _ => {
+            let known = Known::of(live, manifest, None);
+            create(ecs, manifest, digests, known, options, observer, actions)
+                .await
+                .map(Some)
+        }
     }
 }
 
