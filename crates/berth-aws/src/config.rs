@@ -15,8 +15,8 @@ pub enum RetryMode {
     Adaptive,
 }
 
-/// Connection settings. Credentials always come from the standard chain (environment,
-/// profile, web identity, the ECS task role on Fargate).
+/// Connection settings. Credentials come from the standard chain (environment, profile, web
+/// identity, the ECS task role on Fargate), or from a role assumed with them (`role_arn`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsConfig {
     /// Region; `None` takes it from the standard chain (`AWS_REGION`, profile, ...).
@@ -32,6 +32,12 @@ pub struct AwsConfig {
     pub operation_timeout: Option<Duration>,
     /// Limit for one attempt. Default 20 s; `None` for no limit.
     pub attempt_timeout: Option<Duration>,
+    /// A role to assume with the standard chain's credentials (a target in another account,
+    /// docs/cli.md "Targets"): every call is signed with its temporary credentials, which the
+    /// SDK caches and renews before they expire. `None`: the standard chain's own.
+    pub role_arn: Option<String>,
+    /// The `ExternalId` the role's trust policy asks for, if any.
+    pub external_id: Option<String>,
     /// Headers sent with every request, e.g. moto's `x-moto-account-id` to select an emulated
     /// account. Empty for AWS.
     pub headers: Vec<(String, String)>,
@@ -46,6 +52,8 @@ impl Default for AwsConfig {
             retry_mode: RetryMode::Adaptive,
             operation_timeout: Some(Duration::from_secs(60)),
             attempt_timeout: Some(Duration::from_secs(20)),
+            role_arn: None,
+            external_id: None,
             headers: Vec::new(),
         }
     }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -103,6 +104,9 @@ pub enum CallFailure {
     Dispatch,
     /// A response came but could not be read.
     Response,
+    /// No credentials to sign with: the standard chain has none, or a target's role could not
+    /// be assumed (STS's answer, e.g. `AccessDenied`, is in the message).
+    Credentials,
 }
 
 impl fmt::Display for CallFailure {
@@ -112,6 +116,7 @@ impl fmt::Display for CallFailure {
             CallFailure::Timeout => "timed out",
             CallFailure::Dispatch => "no response",
             CallFailure::Response => "unreadable response",
+            CallFailure::Credentials => "no credentials",
         })
     }
 }
@@ -147,6 +152,14 @@ impl AwsError {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        if let Some(credentials) = source_of::<CredentialsError>(&error) {
+            return AwsError::Call {
+                service,
+                operation,
+                kind: CallFailure::Credentials,
+                message: causes(credentials),
+            };
+        }
         let kind = match &error {
             SdkError::ServiceError(context) => {
                 return AwsError::Api {
@@ -170,4 +183,31 @@ impl AwsError {
             message: DisplayErrorContext(&error).to_string(),
         }
     }
+}
+
+/// The first error of type `T` in `error`'s chain of sources (itself included).
+fn source_of<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(found) = error.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = error.source();
+    }
+    None
+}
+
+/// `error` and its causes, each by its `Display`, joined by `: ` (without the SDK's debug dump
+/// of the raw response that [`DisplayErrorContext`] appends).
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut current = error.source();
+    while let Some(cause) = current {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        current = cause.source();
+    }
+    text
 }

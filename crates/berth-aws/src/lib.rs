@@ -27,8 +27,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use berth_core::live::LiveTaskDefinition;
 use tokio::sync::OnceCell;
 
@@ -86,8 +88,33 @@ pub async fn connect_with(config: &AwsConfig, loader: aws_config::ConfigLoader) 
     if let Some(url) = &config.endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    Aws::from_sdk_config(loader.load().await, config.headers.clone())
+    let sdk_config = loader.load().await;
+    let sdk_config = match &config.role_arn {
+        Some(role_arn) => assume_role(sdk_config, role_arn, config.external_id.as_deref()).await,
+        None => sdk_config,
+    };
+    Aws::from_sdk_config(sdk_config, config.headers.clone())
 }
+
+/// `base` with its credentials replaced by `role_arn`'s, assumed through STS (at the same
+/// endpoint and region) with `base`'s credentials. Nothing is sent yet: a role that cannot be
+/// assumed fails each call of this adapter with STS's reason, and the identity cache keeps
+/// the temporary credentials until shortly before they expire.
+async fn assume_role(base: SdkConfig, role_arn: &str, external_id: Option<&str>) -> SdkConfig {
+    let mut provider = AssumeRoleProvider::builder(role_arn)
+        .session_name(ROLE_SESSION_NAME)
+        .configure(&base);
+    if let Some(external_id) = external_id {
+        provider = provider.external_id(external_id);
+    }
+    let provider = provider.build().await;
+    base.into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build()
+}
+
+/// The `RoleSessionName` of berth's assumed roles: CloudTrail shows it beside every call.
+pub const ROLE_SESSION_NAME: &str = "berth";
 
 impl Aws {
     /// An adapter over an already loaded SDK configuration; `headers` go on every request.

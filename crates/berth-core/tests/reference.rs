@@ -18,6 +18,7 @@ use berth_core::manifest::{
     load,
 };
 use berth_core::model::ecs::{ContainerDefinition, ServiceSpec, TaskDefinitionSpec};
+use berth_core::target::{Target, Targets};
 use berth_core::yaml::{Node, parse_documents};
 use berth_testkit::fixtures::ManifestText;
 use serde::de::DeserializeOwned;
@@ -116,11 +117,34 @@ fn fields_of<T: DeserializeOwned + std::fmt::Debug>() -> BTreeSet<String> {
 }
 
 fn load_files(files: &[(&str, String)]) -> LoadOutcome {
+    load_with(files, &LoadOptions::default())
+}
+
+fn load_with(files: &[(&str, String)], options: &LoadOptions) -> LoadOutcome {
     let files: Vec<SourceFile> = files
         .iter()
         .map(|(path, text)| SourceFile::new(*path, text.as_str()))
         .collect();
-    load(&files, &LoadOptions::default())
+    load(&files, options)
+}
+
+/// How to load a manifest with these `metadata` entries: `metadata.target` needs `targets:`,
+/// so when it is set, one target of that name owns cluster `prod`.
+fn options_for(entries: &[(&str, &str)]) -> LoadOptions {
+    let Some((_, name)) = entries.iter().find(|(key, _)| *key == "target") else {
+        return LoadOptions::default();
+    };
+    let target = Target {
+        name: name.to_string(),
+        region: "eu-west-1".to_string(),
+        role_arn: None,
+        external_id: None,
+        clusters: vec!["prod".to_string()],
+    };
+    LoadOptions {
+        targets: Some(Targets::new(vec![target]).expect("the documented target name is valid")),
+        ..LoadOptions::default()
+    }
 }
 
 /// Every diagnostic of an outcome, errors and warnings.
@@ -221,10 +245,13 @@ fn every_documented_metadata_example_loads() {
         let mut entries = vec![("name", "web"), ("cluster", "prod")];
         entries.retain(|(key, _)| key != field);
         entries.push((field, example));
-        let outcome = load_files(&[
-            ("prod/web.yaml", web_with_metadata(&entries)),
-            ("prod/api.yaml", api()),
-        ]);
+        let outcome = load_with(
+            &[
+                ("prod/web.yaml", web_with_metadata(&entries)),
+                ("prod/api.yaml", api()),
+            ],
+            &options_for(&entries),
+        );
         assert!(
             outcome.is_valid(),
             "metadata.{field}: {example} does not load: {:?}",
@@ -235,10 +262,13 @@ fn every_documented_metadata_example_loads() {
         .iter()
         .map(|(field, example)| (field.as_str(), example.as_str()))
         .collect();
-    let outcome = load_files(&[
-        ("prod/web.yaml", web_with_metadata(&all)),
-        ("prod/api.yaml", api()),
-    ]);
+    let outcome = load_with(
+        &[
+            ("prod/web.yaml", web_with_metadata(&all)),
+            ("prod/api.yaml", api()),
+        ],
+        &options_for(&all),
+    );
     assert!(outcome.is_valid(), "{:?}", diagnostics(&outcome));
 }
 
@@ -293,8 +323,13 @@ fn documented_requirements_and_defaults_hold() {
             "metadata.{field} required?"
         );
         if row[2] == "no" {
+            // An empty default cell: the field is simply unset (`null`).
             let default = code_spans(&row[3]).into_iter().next();
-            let default = default.unwrap_or_else(|| panic!("metadata.{field} has no default"));
+            assert!(
+                default.is_some() || row[3].is_empty(),
+                "metadata.{field}: the default is one YAML value or nothing"
+            );
+            let default = default.unwrap_or_else(|| "null".to_string());
             let yaml = format!("{{name: web, cluster: prod, {field}: {default}}}");
             let explicit: Metadata = from_node(&node(&yaml)).expect("metadata with the default");
             assert_eq!(explicit, plain, "metadata.{field} defaults to {default}");
@@ -424,6 +459,7 @@ const LOAD_TRIGGERS: &[Trigger] = &[
         files.push(("prod/_defaults.yaml", "owner: team-a\n".to_string()));
         files
     },
+    || web(|m| m.set(5, "  cluster: prod\n  target: prod-eu")),
 ];
 
 /// The function names in `validate::rules::ALL`, read from its source.

@@ -23,3 +23,7 @@ pub const ROLLOUT_POLL: Duration = Duration::from_secs(5);
 /// calls before `berth run` exits anyway: inside ECS's default `stopTimeout` of 30 s, with room
 /// for the HTTP server to close.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// The target's name when berth.yaml has no `targets:` (one account and region, from the
+/// standard chain): the `target` label of every metric then reads `default`.
+pub const DEFAULT_TARGET: &str = "default";

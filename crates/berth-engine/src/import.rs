@@ -73,6 +73,7 @@ pub async fn import_services<E: EcsRead>(
             metadata: Metadata {
                 name: service.id.name.clone(),
                 cluster: service.id.cluster.clone(),
+                target: None,
                 suspend: false,
                 depends_on: Vec::new(),
                 ignore_differences: Vec::new(),

@@ -567,7 +567,13 @@ async fn post_reconcile_retries_a_failed_service_at_once_and_a_failing_source_ba
     let (stop, stop_rx) = watch::channel(false);
     let ecs_in_loop = ecs.clone();
     let daemon = tokio::spawn(async move {
-        berth_engine::daemon::run(source, &mut reconciler, trigger_rx, stop_rx).await;
+        berth_engine::daemon::run(
+            source,
+            std::slice::from_mut(&mut reconciler),
+            trigger_rx,
+            stop_rx,
+        )
+        .await;
     });
 
     // The broken image rolls back; the service is Failed and waits out its backoff (60 s+).
@@ -693,7 +699,13 @@ fn run_broken(hang: bool) -> BrokenLoop {
     };
     let (_triggers, trigger_rx) = tokio::sync::mpsc::channel(1);
     let daemon = tokio::spawn(async move {
-        berth_engine::daemon::run(source, &mut reconciler, trigger_rx, stop_rx).await;
+        berth_engine::daemon::run(
+            source,
+            std::slice::from_mut(&mut reconciler),
+            trigger_rx,
+            stop_rx,
+        )
+        .await;
         drop(_triggers);
     });
     BrokenLoop {
@@ -891,7 +903,13 @@ async fn while_a_rollout_is_in_flight_only_that_service_is_read() {
     let (_triggers, trigger_rx) = mpsc::channel(1);
     let (stop, stop_rx) = watch::channel(false);
     let daemon = tokio::spawn(async move {
-        berth_engine::daemon::run(source, &mut reconciler, trigger_rx, stop_rx).await;
+        berth_engine::daemon::run(
+            source,
+            std::slice::from_mut(&mut reconciler),
+            trigger_rx,
+            stop_rx,
+        )
+        .await;
     });
     tokio::time::sleep(Duration::from_secs(1)).await;
     let web = ServiceId::new("prod", "web");

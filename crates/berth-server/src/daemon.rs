@@ -1,5 +1,6 @@
-//! The daemon's side of the server: its state read as a [`DaemonView`], and its [`Telemetry`]
-//! recorded into [`Metrics`].
+//! The daemon's side of the server: one target's state read as a [`DaemonView`] (several
+//! targets' are read by [`crate::TargetsView`]), and each target's [`Telemetry`] recorded into
+//! the shared [`Metrics`] under its `target` label.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,6 +14,9 @@ use tokio::sync::RwLock;
 
 use crate::{DaemonView, Metrics, Readiness};
 
+/// What `/status` says (as `busy`) of a state whose lock a reconcile holds.
+pub(crate) const BUSY: &str = "a reconcile is updating the status; try again";
+
 /// `/status` and `/readyz` straight from the daemon's state (`Reconciler::state()`): an
 /// `Arc<RwLock<DaemonState>>` is an `Arc<dyn DaemonView>` as is. Never waits for the lock:
 /// while a reconcile holds it, `/status` says so and `/readyz` stays ready.
@@ -20,7 +24,7 @@ impl DaemonView for RwLock<DaemonState> {
     fn status(&self) -> serde_json::Value {
         match self.try_read() {
             Ok(state) => serde_json::to_value(&*state).unwrap_or_default(),
-            Err(_) => serde_json::json!({"busy": "a reconcile is updating the status; try again"}),
+            Err(_) => serde_json::json!({ "busy": BUSY }),
         }
     }
 
@@ -38,22 +42,31 @@ impl DaemonView for RwLock<DaemonState> {
 /// Cumulative AWS requests by `(operation, outcome)`, as the AWS adapter counts them.
 pub type AwsRequestCounts = BTreeMap<(String, String), u64>;
 
-/// The daemon's [`Telemetry`] as Prometheus metrics. Besides forwarding each measurement, it
-/// refreshes `berth_aws_requests_total` after every reconcile from a counter source (in the
-/// binary, `berth_aws::ApiCounters::snapshot`), so this crate needs no AWS types.
+/// One target's [`Telemetry`] as Prometheus metrics, every targeted metric under its `target`
+/// label. Besides forwarding each measurement, it refreshes `berth_aws_requests_total` after
+/// every reconcile from the target's counter source (in the binary,
+/// `berth_aws::ApiCounters::snapshot` of the target's clients), so this crate needs no AWS types.
 pub struct MetricsTelemetry {
     metrics: Arc<Metrics>,
+    target: String,
     aws_requests: Box<dyn Fn() -> AwsRequestCounts + Send + Sync>,
 }
 
 impl MetricsTelemetry {
-    /// Records into `metrics`; `aws_requests` reads the cumulative AWS request counts.
+    /// Records into `metrics` with the label `target` (the target's name, `default` without
+    /// `targets:`, see [`berth_engine::defaults::DEFAULT_TARGET`]); `aws_requests` reads the
+    /// target's cumulative AWS request counts. The target's `berth_reconcile_duration_seconds`
+    /// is exposed (empty) from now on.
     pub fn new(
         metrics: Arc<Metrics>,
+        target: impl Into<String>,
         aws_requests: impl Fn() -> AwsRequestCounts + Send + Sync + 'static,
     ) -> Self {
+        let target = target.into();
+        metrics.declare_target(&target);
         MetricsTelemetry {
             metrics,
+            target,
             aws_requests: Box::new(aws_requests),
         }
     }
@@ -61,24 +74,29 @@ impl MetricsTelemetry {
 
 impl fmt::Debug for MetricsTelemetry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MetricsTelemetry").finish_non_exhaustive()
+        f.debug_struct("MetricsTelemetry")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
     }
 }
 
 impl Telemetry for MetricsTelemetry {
     fn reconcile(&self, duration: Duration, result: ReconcileResult) {
-        self.metrics.observe_reconcile(duration, result);
-        self.metrics.set_aws_requests(&(self.aws_requests)());
+        self.metrics
+            .observe_reconcile(&self.target, duration, result);
+        self.metrics
+            .set_aws_requests(&self.target, &(self.aws_requests)());
     }
     fn service_status(&self, id: &ServiceId, status: Status) {
         self.metrics
-            .set_service_status(&id.cluster, &id.name, status);
+            .set_service_status(&self.target, &id.cluster, &id.name, status);
     }
     fn service_removed(&self, id: &ServiceId) {
-        self.metrics.remove_service(&id.cluster, &id.name);
+        self.metrics
+            .remove_service(&self.target, &id.cluster, &id.name);
     }
     fn drift(&self, id: &ServiceId) {
-        self.metrics.inc_drift(&id.cluster, &id.name);
+        self.metrics.inc_drift(&self.target, &id.cluster, &id.name);
     }
     fn git_fetch(&self, duration: Duration) {
         self.metrics.observe_git_fetch(duration);
@@ -87,10 +105,10 @@ impl Telemetry for MetricsTelemetry {
         self.metrics.set_revision(revision);
     }
     fn apply_action(&self, action: ApplyAction) {
-        self.metrics.inc_apply_action(action);
+        self.metrics.inc_apply_action(&self.target, action);
     }
     fn aws_requests(&self, counts: &AwsRequestCounts) {
-        self.metrics.set_aws_requests(counts);
+        self.metrics.set_aws_requests(&self.target, counts);
     }
 }
 
@@ -101,15 +119,70 @@ mod tests {
     #[test]
     fn a_reconcile_refreshes_the_aws_request_counters() {
         let metrics = Arc::new(Metrics::new().expect("metrics"));
-        let telemetry = MetricsTelemetry::new(Arc::clone(&metrics), || {
+        let telemetry = MetricsTelemetry::new(Arc::clone(&metrics), "default", || {
             BTreeMap::from([(("DescribeServices".to_owned(), "success".to_owned()), 3)])
         });
         telemetry.reconcile(Duration::from_millis(20), ReconcileResult::Ok);
         let text = metrics.encode();
         assert!(
             text.contains(
-                "berth_aws_requests_total{operation=\"DescribeServices\",outcome=\"success\"} 3"
+                "berth_aws_requests_total{operation=\"DescribeServices\",outcome=\"success\",target=\"default\"} 3"
             ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn two_targets_record_separate_series() {
+        let metrics = Arc::new(Metrics::new().expect("metrics"));
+        let snapshot =
+            || BTreeMap::from([(("DescribeServices".to_owned(), "success".to_owned()), 3)]);
+        let a = MetricsTelemetry::new(Arc::clone(&metrics), "a", snapshot);
+        let b = MetricsTelemetry::new(Arc::clone(&metrics), String::from("b"), snapshot);
+        let web = ServiceId {
+            cluster: "prod".into(),
+            name: "web".into(),
+        };
+        a.service_status(&web, Status::Failed);
+        b.service_status(&web, Status::Synced);
+        a.reconcile(Duration::from_millis(20), ReconcileResult::Error);
+        b.reconcile(Duration::from_millis(20), ReconcileResult::Ok);
+        a.drift(&web);
+        let text = metrics.encode();
+        for needle in [
+            // Each target's snapshot counts against its own last one: 3 and 3, not a reset.
+            "berth_aws_requests_total{operation=\"DescribeServices\",outcome=\"success\",target=\"a\"} 3",
+            "berth_aws_requests_total{operation=\"DescribeServices\",outcome=\"success\",target=\"b\"} 3",
+            "berth_service_status{cluster=\"prod\",service=\"web\",status=\"Failed\",target=\"a\"} 1",
+            "berth_service_status{cluster=\"prod\",service=\"web\",status=\"Synced\",target=\"a\"} 0",
+            "berth_service_status{cluster=\"prod\",service=\"web\",status=\"Synced\",target=\"b\"} 1",
+            "berth_service_status{cluster=\"prod\",service=\"web\",status=\"Failed\",target=\"b\"} 0",
+            "berth_drift_total{cluster=\"prod\",service=\"web\",target=\"a\"} 1",
+            "berth_drift_total{cluster=\"prod\",service=\"web\",target=\"b\"} 0",
+            "berth_reconcile_total{result=\"error\",target=\"a\"} 1",
+            "berth_reconcile_total{result=\"ok\",target=\"b\"} 1",
+            "berth_reconcile_duration_seconds_count{target=\"a\"} 1",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        // Forgetting a's service leaves b's.
+        a.service_removed(&web);
+        let text = metrics.encode();
+        assert!(
+            !text.contains("service=\"web\",status=\"Failed\",target=\"a\""),
+            "{text}"
+        );
+        assert!(text.contains("status=\"Synced\",target=\"b\"} 1"), "{text}");
+    }
+
+    #[test]
+    fn a_new_telemetry_exposes_its_reconcile_histogram() {
+        let metrics = Arc::new(Metrics::new().expect("metrics"));
+        let _telemetry =
+            MetricsTelemetry::new(Arc::clone(&metrics), "prod-eu", AwsRequestCounts::new);
+        let text = metrics.encode();
+        assert!(
+            text.contains("berth_reconcile_duration_seconds_count{target=\"prod-eu\"} 0"),
             "{text}"
         );
     }

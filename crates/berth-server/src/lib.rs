@@ -9,14 +9,18 @@
 //! Statuses, results, actions and triggers are `berth_core::vocabulary`'s enums (re-exported
 //! here), so the labels this crate writes are the strings the daemon reports.
 //!
-//! - [`daemon`]: the daemon's state as a [`DaemonView`] and its telemetry as [`Metrics`]
-//!   ([`MetricsTelemetry`]), the adapter between `berth-engine` and this crate.
+//! - [`daemon`]: the daemon's state as a [`DaemonView`] and a target's telemetry as [`Metrics`]
+//!   under its `target` label ([`MetricsTelemetry`]), the adapter between `berth-engine` and
+//!   this crate.
+//! - [`targets`]: the [`DaemonView`] over several targets' states ([`TargetsView`]), for
+//!   berth.yaml `targets:`.
 //! - [`metrics`]: the Prometheus registry with the metric names and labels of docs/operations.md.
 //! - [`server`]: the axum router, request authentication, and serving with graceful shutdown.
 
 pub mod daemon;
 pub mod metrics;
 pub mod server;
+pub mod targets;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -30,6 +34,7 @@ pub use server::{
     DEFAULT_REQUEST_TIMEOUT, DaemonView, HttpLimits, Readiness, ServerConfig, bind, router, serve,
     serve_on,
 };
+pub use targets::{TargetEntry, TargetsView};
 
 /// A secret string (webhook secret, API token). `Debug` prints `***`, and there is no `Display`,
 /// so it cannot end up in a log line by accident; [`Secret::expose`] is the one way to read it.

@@ -3,30 +3,40 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `berth_reconcile_duration_seconds` | histogram | |
-//! | `berth_reconcile_total` | counter | `result` |
-//! | `berth_service_status` | gauge | `cluster`, `service`, `status` |
-//! | `berth_drift_total` | counter | `cluster`, `service` |
+//! | `berth_reconcile_duration_seconds` | histogram | `target` |
+//! | `berth_reconcile_total` | counter | `target`, `result` |
+//! | `berth_service_status` | gauge | `target`, `cluster`, `service`, `status` |
+//! | `berth_drift_total` | counter | `target`, `cluster`, `service` |
 //! | `berth_git_fetch_duration_seconds` | histogram | |
 //! | `berth_source_revision_info` | gauge | `revision` |
-//! | `berth_aws_requests_total` | counter | `operation`, `outcome` |
-//! | `berth_apply_actions_total` | counter | `action` |
+//! | `berth_aws_requests_total` | counter | `target`, `operation`, `outcome` |
+//! | `berth_apply_actions_total` | counter | `target`, `action` |
 //!
 //! Label values for statuses, results and actions are the `as_str()` of
 //! `berth_core::vocabulary`'s enums; this module writes no such string of its own.
 //!
 //! Conventions an SRE can rely on:
 //!
-//! - `berth_service_status` keeps one series per status for every known service, the current
-//!   status at 1 and the other five at 0 (the kube-state-metrics convention), so
+//! - `target` is the first label of every metric except the two of the source
+//!   (`berth_git_fetch_duration_seconds`, `berth_source_revision_info`: one source feeds every
+//!   target): the name of the target (berth.yaml `targets:`) whose reconciler recorded it,
+//!   `default` without `targets:` (`berth_engine::defaults::DEFAULT_TARGET`). Every method that
+//!   records a targeted metric takes the target first. The exposition lists labels in
+//!   alphabetical order, as the Prometheus client does; queries do not depend on it.
+//! - `berth_service_status` keeps one series per status for every known service of a target,
+//!   the current status at 1 and the other five at 0 (the kube-state-metrics convention), so
 //!   `berth_service_status{status="Failed"} == 1` and `sum by (status) (berth_service_status)` work
 //!   and a status change never leaves a gap. [`Metrics::remove_service`] drops all six, and the
 //!   service's `berth_drift_total`, when a service leaves git.
-//! - `berth_drift_total{cluster,service}` exists at 0 from the service's first status, so `rate()`
-//!   and `increase()` see its first drift.
+//! - `berth_drift_total{target,cluster,service}` exists at 0 from the service's first status, so
+//!   `rate()` and `increase()` see its first drift.
+//! - `berth_aws_requests_total` is fed from cumulative snapshots, one source per target: a
+//!   target's snapshot moves only that target's series.
 //! - `berth_source_revision_info` has exactly one series, the current revision, at 1.
-//! - The two histograms are always exposed. A labelled family appears with its first recorded
-//!   label combination (as with the official Go client); until then it is absent.
+//! - `berth_git_fetch_duration_seconds` is always exposed, and `berth_reconcile_duration_seconds`
+//!   of a target from the moment its telemetry exists (`MetricsTelemetry::new`). Any other
+//!   labelled family appears with its first recorded label combination (as with the official Go
+//!   client); until then it is absent.
 //!
 //! The exposition is the Prometheus text format 0.0.4 ([`CONTENT_TYPE`]).
 
@@ -38,7 +48,7 @@ use std::time::Duration;
 use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status};
 use prometheus::core::Collector;
 use prometheus::{
-    Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::ServerError;
@@ -58,11 +68,14 @@ const GIT_FETCH_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
-/// berth's metrics registry. `Send + Sync`; share it as `Arc<Metrics>` between the daemon, which
-/// records, and the server, which encodes.
+/// Cumulative AWS request counts keyed by `(operation, outcome)`.
+type AwsCounts = BTreeMap<(String, String), u64>;
+
+/// berth's metrics registry. `Send + Sync`; share it as `Arc<Metrics>` between the daemon's
+/// targets, which record, and the server, which encodes.
 pub struct Metrics {
     registry: Registry,
-    reconcile_duration: Histogram,
+    reconcile_duration: HistogramVec,
     reconcile_total: IntCounterVec,
     service_status: IntGaugeVec,
     drift_total: IntCounterVec,
@@ -80,8 +93,8 @@ pub struct Metrics {
 struct State {
     /// The revision whose `berth_source_revision_info` series is at 1.
     revision: Option<String>,
-    /// The last cumulative AWS request counts seen by [`Metrics::set_aws_requests`].
-    aws_seen: BTreeMap<(String, String), u64>,
+    /// Per target, the last cumulative AWS request counts seen by [`Metrics::set_aws_requests`].
+    aws_seen: BTreeMap<String, AwsCounts>,
 }
 
 impl fmt::Debug for Metrics {
@@ -99,11 +112,8 @@ impl Metrics {
     /// names here that is a bug, caught by this crate's tests.
     pub fn new() -> Result<Self, ServerError> {
         let registry = Registry::new();
-        let histogram = |name: &str, help: &str, buckets: &[f64]| {
-            register(
-                &registry,
-                Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec())),
-            )
+        let histogram_opts = |name: &str, help: &str, buckets: &[f64]| {
+            HistogramOpts::new(name, help).buckets(buckets.to_vec())
         };
         let counters = |name: &str, help: &str, labels: &[&str]| {
             register(&registry, IntCounterVec::new(Opts::new(name, help), labels))
@@ -111,30 +121,39 @@ impl Metrics {
         let gauges = |name: &str, help: &str, labels: &[&str]| {
             register(&registry, IntGaugeVec::new(Opts::new(name, help), labels))
         };
-        let reconcile_duration = histogram(
-            "berth_reconcile_duration_seconds",
-            "Duration of one reconcile of all services, in seconds.",
-            RECONCILE_BUCKETS,
+        let reconcile_duration = register(
+            &registry,
+            HistogramVec::new(
+                histogram_opts(
+                    "berth_reconcile_duration_seconds",
+                    "Duration of one reconcile of all services of a target, in seconds.",
+                    RECONCILE_BUCKETS,
+                ),
+                &["target"],
+            ),
         )?;
         let reconcile_total = counters(
             "berth_reconcile_total",
-            "Reconciles run, by result.",
-            &["result"],
+            "Reconciles run, by target and result.",
+            &["target", "result"],
         )?;
         let service_status = gauges(
             "berth_service_status",
             "1 for each service's current status, 0 for its other statuses.",
-            &["cluster", "service", "status"],
+            &["target", "cluster", "service", "status"],
         )?;
         let drift_total = counters(
             "berth_drift_total",
             "Distinct drifts found: a service's live state differing from git without a new commit.",
-            &["cluster", "service"],
+            &["target", "cluster", "service"],
         )?;
-        let git_fetch_duration = histogram(
-            "berth_git_fetch_duration_seconds",
-            "Duration of one fetch of the git source, in seconds.",
-            GIT_FETCH_BUCKETS,
+        let git_fetch_duration = register(
+            &registry,
+            Histogram::with_opts(histogram_opts(
+                "berth_git_fetch_duration_seconds",
+                "Duration of one fetch of the git source, in seconds.",
+                GIT_FETCH_BUCKETS,
+            )),
         )?;
         let source_revision = gauges(
             "berth_source_revision_info",
@@ -143,13 +162,13 @@ impl Metrics {
         )?;
         let aws_requests_total = counters(
             "berth_aws_requests_total",
-            "HTTP requests to AWS APIs, by operation and outcome.",
-            &["operation", "outcome"],
+            "HTTP requests to AWS APIs, by target, operation and outcome.",
+            &["target", "operation", "outcome"],
         )?;
         let apply_actions_total = counters(
             "berth_apply_actions_total",
-            "Changes berth made to ECS, by action.",
-            &["action"],
+            "Changes berth made to ECS, by target and action.",
+            &["target", "action"],
         )?;
         Ok(Metrics {
             registry,
@@ -165,54 +184,70 @@ impl Metrics {
         })
     }
 
-    /// Records one finished reconcile: its duration and its result (the `result` label).
-    pub fn observe_reconcile(&self, duration: Duration, result: ReconcileResult) {
-        self.reconcile_duration.observe(duration.as_secs_f64());
+    /// Exposes a target's `berth_reconcile_duration_seconds` (empty) before its first reconcile,
+    /// as the unlabelled histogram was before targets existed.
+    pub(crate) fn declare_target(&self, target: &str) {
+        self.reconcile_duration.with_label_values(&[target]);
+    }
+
+    /// Records one finished reconcile of `target`: its duration and its result (the `result`
+    /// label).
+    pub fn observe_reconcile(&self, target: &str, duration: Duration, result: ReconcileResult) {
+        self.reconcile_duration
+            .with_label_values(&[target])
+            .observe(duration.as_secs_f64());
         self.reconcile_total
-            .with_label_values(&[result.as_str()])
+            .with_label_values(&[target, result.as_str()])
             .inc();
     }
 
     /// Sets a service's current status: its series for `status` to 1, its five other status
     /// series to 0. Also creates the service's `berth_drift_total` at 0 if it does not exist.
-    pub fn set_service_status(&self, cluster: &str, service: &str, status: Status) {
+    pub fn set_service_status(&self, target: &str, cluster: &str, service: &str, status: Status) {
         let _state = self.lock();
         for candidate in Status::ALL {
             self.service_status
-                .with_label_values(&[cluster, service, candidate.as_str()])
+                .with_label_values(&[target, cluster, service, candidate.as_str()])
                 .set(i64::from(candidate == status));
         }
         // Touching the counter creates it at 0, so the first drift is an increase.
-        self.drift_total.with_label_values(&[cluster, service]);
+        self.drift_total
+            .with_label_values(&[target, cluster, service]);
     }
 
-    /// Forgets a service (it left git, or was pruned): removes its six `berth_service_status`
-    /// series and its `berth_drift_total` series. Unknown services are ignored.
-    pub fn remove_service(&self, cluster: &str, service: &str) {
+    /// Forgets a service of `target` (it left git, or was pruned): removes its six
+    /// `berth_service_status` series and its `berth_drift_total` series. Unknown services are
+    /// ignored; the same service of another target is not touched.
+    pub fn remove_service(&self, target: &str, cluster: &str, service: &str) {
         let _state = self.lock();
         for status in Status::ALL {
             // An error only means the series did not exist, which is the goal.
-            let _ = self
-                .service_status
-                .remove_label_values(&[cluster, service, status.as_str()]);
+            let _ = self.service_status.remove_label_values(&[
+                target,
+                cluster,
+                service,
+                status.as_str(),
+            ]);
         }
-        let _ = self.drift_total.remove_label_values(&[cluster, service]);
+        let _ = self
+            .drift_total
+            .remove_label_values(&[target, cluster, service]);
     }
 
     /// Counts one detected drift of a service.
-    pub fn inc_drift(&self, cluster: &str, service: &str) {
+    pub fn inc_drift(&self, target: &str, cluster: &str, service: &str) {
         self.drift_total
-            .with_label_values(&[cluster, service])
+            .with_label_values(&[target, cluster, service])
             .inc();
     }
 
-    /// Records the duration of one git fetch.
+    /// Records the duration of one git fetch (source-level: no target).
     pub fn observe_git_fetch(&self, duration: Duration) {
         self.git_fetch_duration.observe(duration.as_secs_f64());
     }
 
-    /// Sets the current source revision: `berth_source_revision_info{revision=rev}` at 1, the
-    /// previous revision's series removed.
+    /// Sets the current source revision (source-level: no target):
+    /// `berth_source_revision_info{revision=rev}` at 1, the previous revision's series removed.
     pub fn set_revision(&self, revision: &str) {
         let mut state = self.lock();
         if state.revision.as_deref() == Some(revision) {
@@ -227,35 +262,39 @@ impl Metrics {
         state.revision = Some(revision.to_owned());
     }
 
-    /// Feeds `berth_aws_requests_total` from a snapshot of cumulative request counts keyed by
-    /// `(operation, outcome)`, as the AWS adapter keeps them. Each counter grows by the difference
-    /// to the previous snapshot, so it stays monotonic however often this is called. A count
-    /// lower than last time means the source restarted counting (a new client): the counter then
-    /// grows by the whole new count. Keys missing from a snapshot keep their value.
-    pub fn set_aws_requests(&self, snapshot: &BTreeMap<(String, String), u64>) {
+    /// Feeds `berth_aws_requests_total{target}` from a snapshot of `target`'s cumulative request
+    /// counts keyed by `(operation, outcome)`, as its AWS adapter keeps them. Each counter grows by
+    /// the difference to the target's previous snapshot, so it stays monotonic however often this
+    /// is called, and snapshots of other targets do not disturb it. A count lower than last time
+    /// means the source restarted counting (a new client): the counter then grows by the whole
+    /// new count. Keys missing from a snapshot keep their value.
+    pub fn set_aws_requests(&self, target: &str, snapshot: &BTreeMap<(String, String), u64>) {
         let mut state = self.lock();
+        let seen = state.aws_seen.entry(target.to_owned()).or_default();
         for ((operation, outcome), &count) in snapshot {
             let key = (operation.clone(), outcome.clone());
-            let previous = state.aws_seen.get(&key).copied().unwrap_or(0);
+            let previous = seen.get(&key).copied().unwrap_or(0);
             let delta = if count >= previous {
                 count - previous
             } else {
                 count
             };
-            let counter = self
-                .aws_requests_total
-                .with_label_values(&[operation.as_str(), outcome.as_str()]);
+            let counter = self.aws_requests_total.with_label_values(&[
+                target,
+                operation.as_str(),
+                outcome.as_str(),
+            ]);
             if delta > 0 {
                 counter.inc_by(delta);
             }
-            state.aws_seen.insert(key, count);
+            seen.insert(key, count);
         }
     }
 
-    /// Counts one change berth made to ECS (the `action` label).
-    pub fn inc_apply_action(&self, action: ApplyAction) {
+    /// Counts one change berth made to ECS in `target` (the `action` label).
+    pub fn inc_apply_action(&self, target: &str, action: ApplyAction) {
         self.apply_actions_total
-            .with_label_values(&[action.as_str()])
+            .with_label_values(&[target, action.as_str()])
             .inc();
     }
 
@@ -472,25 +511,32 @@ mod tests {
             .collect()
     }
 
+    /// The value of the series `name` with exactly the labels `pairs`, in any order (the
+    /// exposition sorts them by name).
     fn value_of(samples: &[Sample], name: &str, pairs: &[(&str, &str)]) -> Option<f64> {
-        let wanted = labels(pairs);
+        let mut wanted = labels(pairs);
+        wanted.sort();
         samples
             .iter()
-            .find(|s| s.name == name && s.labels == wanted)
+            .find(|s| {
+                let mut have = s.labels.clone();
+                have.sort();
+                s.name == name && have == wanted
+            })
             .map(|s| s.value)
     }
 
     fn record_one_of_each(metrics: &Metrics) {
-        metrics.observe_reconcile(Duration::from_millis(1500), ReconcileResult::Ok);
-        metrics.set_service_status("prod", "web", Status::Progressing);
-        metrics.inc_drift("prod", "web");
+        metrics.observe_reconcile("a", Duration::from_millis(1500), ReconcileResult::Ok);
+        metrics.set_service_status("a", "prod", "web", Status::Progressing);
+        metrics.inc_drift("a", "prod", "web");
         metrics.observe_git_fetch(Duration::from_millis(120));
         metrics.set_revision("0123456789abcdef0123456789abcdef01234567");
-        metrics.set_aws_requests(&BTreeMap::from([(
-            ("DescribeServices".to_owned(), "success".to_owned()),
-            3,
-        )]));
-        metrics.inc_apply_action(ApplyAction::UpdateService);
+        metrics.set_aws_requests(
+            "a",
+            &BTreeMap::from([(("DescribeServices".to_owned(), "success".to_owned()), 3)]),
+        );
+        metrics.inc_apply_action("a", ApplyAction::UpdateService);
     }
 
     /// Every metric family of docs/operations.md is there with its type, and no other.
@@ -532,27 +578,39 @@ mod tests {
         assert_families(&types, &text);
 
         let expected: [ExpectedSeries<'_>; 11] = [
-            ("berth_reconcile_total", &[("result", "ok")], 1.0),
-            ("berth_reconcile_duration_seconds_count", &[], 1.0),
-            ("berth_reconcile_duration_seconds_sum", &[], 1.5),
+            (
+                "berth_reconcile_total",
+                &[("target", "a"), ("result", "ok")],
+                1.0,
+            ),
+            (
+                "berth_reconcile_duration_seconds_count",
+                &[("target", "a")],
+                1.0,
+            ),
+            (
+                "berth_reconcile_duration_seconds_sum",
+                &[("target", "a")],
+                1.5,
+            ),
             (
                 "berth_reconcile_duration_seconds_bucket",
-                &[("le", "+Inf")],
+                &[("target", "a"), ("le", "+Inf")],
                 1.0,
             ),
             (
                 "berth_reconcile_duration_seconds_bucket",
-                &[("le", "1")],
+                &[("target", "a"), ("le", "1")],
                 0.0,
             ),
             (
                 "berth_reconcile_duration_seconds_bucket",
-                &[("le", "2.5")],
+                &[("target", "a"), ("le", "2.5")],
                 1.0,
             ),
             (
                 "berth_drift_total",
-                &[("cluster", "prod"), ("service", "web")],
+                &[("target", "a"), ("cluster", "prod"), ("service", "web")],
                 1.0,
             ),
             ("berth_git_fetch_duration_seconds_count", &[], 1.0),
@@ -563,12 +621,16 @@ mod tests {
             ),
             (
                 "berth_aws_requests_total",
-                &[("operation", "DescribeServices"), ("outcome", "success")],
+                &[
+                    ("target", "a"),
+                    ("operation", "DescribeServices"),
+                    ("outcome", "success"),
+                ],
                 3.0,
             ),
             (
                 "berth_apply_actions_total",
-                &[("action", "updateService")],
+                &[("target", "a"), ("action", "updateService")],
                 1.0,
             ),
         ];
@@ -579,19 +641,21 @@ mod tests {
                 "{name} {labels:?}"
             );
         }
+        assert_current_status(&samples, "a", Status::Progressing);
+    }
+
+    /// `prod/web` of `target` has its six status series, `current` at 1 and the others at 0.
+    fn assert_current_status(samples: &[Sample], target: &str, current: Status) {
         for status in Status::ALL {
-            let expected = if status == Status::Progressing {
-                1.0
-            } else {
-                0.0
-            };
+            let expected = if status == current { 1.0 } else { 0.0 };
             let labels = [
+                ("target", target),
                 ("cluster", "prod"),
                 ("service", "web"),
                 ("status", status.as_str()),
             ];
             assert_eq!(
-                value_of(&samples, "berth_service_status", &labels),
+                value_of(samples, "berth_service_status", &labels),
                 Some(expected),
                 "{status}"
             );
@@ -601,8 +665,8 @@ mod tests {
     #[test]
     fn a_status_change_moves_the_one() {
         let metrics = Metrics::new().unwrap();
-        metrics.set_service_status("prod", "web", Status::Progressing);
-        metrics.set_service_status("prod", "web", Status::Failed);
+        metrics.set_service_status("a", "prod", "web", Status::Progressing);
+        metrics.set_service_status("a", "prod", "web", Status::Failed);
         let (samples, _) = parse_exposition(&metrics.encode()).unwrap();
         let ones: Vec<_> = samples
             .iter()
@@ -620,7 +684,7 @@ mod tests {
             value_of(
                 &samples,
                 "berth_drift_total",
-                &[("cluster", "prod"), ("service", "web")]
+                &[("target", "a"), ("cluster", "prod"), ("service", "web")]
             ),
             Some(0.0)
         );
@@ -629,14 +693,27 @@ mod tests {
     #[test]
     fn removing_a_service_drops_its_series_only() {
         let metrics = Metrics::new().unwrap();
-        metrics.set_service_status("prod", "web", Status::Synced);
-        metrics.set_service_status("prod", "api", Status::Synced);
-        metrics.inc_drift("prod", "web");
-        metrics.remove_service("prod", "web");
-        metrics.remove_service("prod", "never-seen");
+        metrics.set_service_status("a", "prod", "web", Status::Synced);
+        metrics.set_service_status("a", "prod", "api", Status::Synced);
+        metrics.set_service_status("b", "prod", "web", Status::Synced);
+        metrics.inc_drift("a", "prod", "web");
+        metrics.remove_service("a", "prod", "web");
+        metrics.remove_service("a", "prod", "never-seen");
         let text = metrics.encode();
-        assert!(!text.contains("service=\"web\""), "{text}");
+        assert!(
+            !text.contains("service=\"web\",status=\"Synced\",target=\"a\""),
+            "{text}"
+        );
+        assert!(
+            !text.contains("cluster=\"prod\",service=\"web\",target=\"a\""),
+            "{text}"
+        );
         assert!(text.contains("service=\"api\""), "{text}");
+        // The same service of another target keeps its series.
+        assert!(
+            text.contains("service=\"web\",status=\"Synced\",target=\"b\"} 1"),
+            "{text}"
+        );
         parse_exposition(&text).unwrap();
     }
 
@@ -665,13 +742,16 @@ mod tests {
             value_of(
                 &samples,
                 "berth_aws_requests_total",
-                &[("operation", op), ("outcome", outcome)],
+                &[("target", "a"), ("operation", op), ("outcome", outcome)],
             )
         };
-        metrics.set_aws_requests(&BTreeMap::from([
-            (key("DescribeServices", "success"), 5),
-            (key("UpdateService", "ThrottlingException"), 0),
-        ]));
+        metrics.set_aws_requests(
+            "a",
+            &BTreeMap::from([
+                (key("DescribeServices", "success"), 5),
+                (key("UpdateService", "ThrottlingException"), 0),
+            ]),
+        );
         assert_eq!(count(&metrics, "DescribeServices", "success"), Some(5.0));
         // A zero count still declares the series.
         assert_eq!(
@@ -679,30 +759,86 @@ mod tests {
             Some(0.0)
         );
         // The same snapshot again adds nothing.
-        metrics.set_aws_requests(&BTreeMap::from([(key("DescribeServices", "success"), 5)]));
+        metrics.set_aws_requests(
+            "a",
+            &BTreeMap::from([(key("DescribeServices", "success"), 5)]),
+        );
         assert_eq!(count(&metrics, "DescribeServices", "success"), Some(5.0));
-        metrics.set_aws_requests(&BTreeMap::from([(key("DescribeServices", "success"), 8)]));
+        metrics.set_aws_requests(
+            "a",
+            &BTreeMap::from([(key("DescribeServices", "success"), 8)]),
+        );
         assert_eq!(count(&metrics, "DescribeServices", "success"), Some(8.0));
         // The source restarted counting: the counter grows by the new count, never shrinks.
-        metrics.set_aws_requests(&BTreeMap::from([(key("DescribeServices", "success"), 2)]));
+        metrics.set_aws_requests(
+            "a",
+            &BTreeMap::from([(key("DescribeServices", "success"), 2)]),
+        );
         assert_eq!(count(&metrics, "DescribeServices", "success"), Some(10.0));
         // A key missing from a snapshot keeps its value.
-        metrics.set_aws_requests(&BTreeMap::new());
+        metrics.set_aws_requests("a", &BTreeMap::new());
         assert_eq!(count(&metrics, "DescribeServices", "success"), Some(10.0));
+    }
+
+    #[test]
+    fn aws_request_snapshots_are_per_target() {
+        let metrics = Metrics::new().unwrap();
+        let snapshot = |count: u64| {
+            BTreeMap::from([(("DescribeServices".to_owned(), "success".to_owned()), count)])
+        };
+        let count = |metrics: &Metrics, target: &str| {
+            let (samples, _) = parse_exposition(&metrics.encode()).unwrap();
+            value_of(
+                &samples,
+                "berth_aws_requests_total",
+                &[
+                    ("target", target),
+                    ("operation", "DescribeServices"),
+                    ("outcome", "success"),
+                ],
+            )
+        };
+        metrics.set_aws_requests("a", &snapshot(3));
+        metrics.set_aws_requests("b", &snapshot(3));
+        assert_eq!(count(&metrics, "a"), Some(3.0));
+        assert_eq!(count(&metrics, "b"), Some(3.0));
+        // Each target's deltas are against its own last snapshot.
+        metrics.set_aws_requests("a", &snapshot(4));
+        metrics.set_aws_requests("b", &snapshot(1));
+        assert_eq!(count(&metrics, "a"), Some(4.0));
+        assert_eq!(count(&metrics, "b"), Some(4.0));
+    }
+
+    #[test]
+    fn a_declared_target_exposes_its_reconcile_histogram_at_zero() {
+        let metrics = Metrics::new().unwrap();
+        metrics.declare_target("a");
+        let text = metrics.encode();
+        let (samples, _) = parse_exposition(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(
+            value_of(
+                &samples,
+                "berth_reconcile_duration_seconds_count",
+                &[("target", "a")]
+            ),
+            Some(0.0),
+            "{text}"
+        );
+        assert!(!text.contains("berth_reconcile_total"), "{text}");
     }
 
     #[test]
     fn label_values_are_escaped() {
         let metrics = Metrics::new().unwrap();
         let odd = "odd \"service\"\\\nname";
-        metrics.inc_drift("prod", odd);
+        metrics.inc_drift("a", "prod", odd);
         let text = metrics.encode();
         let (samples, _) = parse_exposition(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(
             value_of(
                 &samples,
                 "berth_drift_total",
-                &[("cluster", "prod"), ("service", odd)]
+                &[("target", "a"), ("cluster", "prod"), ("service", odd)]
             ),
             Some(1.0)
         );

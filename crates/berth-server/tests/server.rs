@@ -619,16 +619,16 @@ async fn health_readiness_and_status() {
 async fn metrics_are_prometheus_text() {
     let harness = start(config(), 8).await;
     let metrics = &harness.metrics;
-    metrics.observe_reconcile(Duration::from_millis(250), ReconcileResult::Ok);
-    metrics.set_service_status("prod", "web", Status::Synced);
-    metrics.inc_drift("prod", "web");
+    metrics.observe_reconcile("default", Duration::from_millis(250), ReconcileResult::Ok);
+    metrics.set_service_status("default", "prod", "web", Status::Synced);
+    metrics.inc_drift("default", "prod", "web");
     metrics.observe_git_fetch(Duration::from_millis(40));
     metrics.set_revision(AFTER);
-    metrics.set_aws_requests(&BTreeMap::from([(
-        ("DescribeServices".to_owned(), "success".to_owned()),
-        2,
-    )]));
-    metrics.inc_apply_action(ApplyAction::UpdateService);
+    metrics.set_aws_requests(
+        "default",
+        &BTreeMap::from([(("DescribeServices".to_owned(), "success".to_owned()), 2)]),
+    );
+    metrics.inc_apply_action("default", ApplyAction::UpdateService);
 
     let reply = request(harness.addr, "GET", "/metrics", &[], b"").await;
     assert_eq!(reply.status, 200);
@@ -640,23 +640,23 @@ async fn metrics_are_prometheus_text() {
     let text = reply.text();
     for needle in [
         "# TYPE berth_reconcile_duration_seconds histogram",
-        "berth_reconcile_duration_seconds_bucket{le=\"0.25\"} 1",
-        "berth_reconcile_duration_seconds_count 1",
+        "berth_reconcile_duration_seconds_bucket{target=\"default\",le=\"0.25\"} 1",
+        "berth_reconcile_duration_seconds_count{target=\"default\"} 1",
         "# TYPE berth_reconcile_total counter",
-        "berth_reconcile_total{result=\"ok\"} 1",
+        "berth_reconcile_total{result=\"ok\",target=\"default\"} 1",
         "# TYPE berth_service_status gauge",
-        "berth_service_status{cluster=\"prod\",service=\"web\",status=\"Synced\"} 1",
-        "berth_service_status{cluster=\"prod\",service=\"web\",status=\"Failed\"} 0",
+        "berth_service_status{cluster=\"prod\",service=\"web\",status=\"Synced\",target=\"default\"} 1",
+        "berth_service_status{cluster=\"prod\",service=\"web\",status=\"Failed\",target=\"default\"} 0",
         "# TYPE berth_drift_total counter",
-        "berth_drift_total{cluster=\"prod\",service=\"web\"} 1",
+        "berth_drift_total{cluster=\"prod\",service=\"web\",target=\"default\"} 1",
         "# TYPE berth_git_fetch_duration_seconds histogram",
         "berth_git_fetch_duration_seconds_count 1",
         "# TYPE berth_source_revision_info gauge",
         "berth_source_revision_info{revision=\"0123456789abcdef0123456789abcdef01234567\"} 1",
         "# TYPE berth_aws_requests_total counter",
-        "berth_aws_requests_total{operation=\"DescribeServices\",outcome=\"success\"} 2",
+        "berth_aws_requests_total{operation=\"DescribeServices\",outcome=\"success\",target=\"default\"} 2",
         "# TYPE berth_apply_actions_total counter",
-        "berth_apply_actions_total{action=\"updateService\"} 1",
+        "berth_apply_actions_total{action=\"updateService\",target=\"default\"} 1",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }

@@ -254,6 +254,7 @@ impl Emulator {
         TestAccount {
             addr: self.addr,
             id: format!("{:012}", ACCOUNT_BASE + n),
+            region: REGION,
         }
     }
 
@@ -263,6 +264,7 @@ impl Emulator {
         TestAccount {
             addr: self.addr,
             id: DEFAULT_ACCOUNT.to_string(),
+            region: REGION,
         }
     }
 
@@ -350,6 +352,7 @@ pub struct Network {
 pub struct TestAccount {
     addr: SocketAddr,
     id: String,
+    region: &'static str,
 }
 
 impl TestAccount {
@@ -364,9 +367,18 @@ impl TestAccount {
         format!("http://{}", self.addr)
     }
 
-    /// The region calls are made in ([`REGION`]).
+    /// The region calls are made in ([`REGION`] unless [`TestAccount::in_region`] said
+    /// otherwise).
     pub fn region(&self) -> &'static str {
-        REGION
+        self.region
+    }
+
+    /// The same account in another region: moto keeps each region's state apart, as AWS does.
+    pub fn in_region(&self, region: &'static str) -> TestAccount {
+        TestAccount {
+            region,
+            ..self.clone()
+        }
     }
 
     /// `POST /berth-moto/<setting>` with `body`, for this account only (the settings the
@@ -406,7 +418,7 @@ impl TestAccount {
             form.push('=');
             form.push_str(&form_encode(value));
         }
-        let authorization = authorization("ec2");
+        let authorization = authorization("ec2", self.region);
         let response = http::request(
             self.addr,
             "POST",
@@ -531,7 +543,7 @@ impl TestAccount {
         body: &Value,
     ) -> Result<Value, EmulatorError> {
         let target = format!("{target_prefix}.{operation}");
-        let authorization = authorization(service);
+        let authorization = authorization(service, self.region);
         let response = http::post_json(
             self.addr,
             "/",
@@ -578,9 +590,9 @@ impl TestAccount {
 /// A SigV4-shaped `Authorization` header. moto does not check signatures, but it picks the
 /// service (and region) to route a request to from the credential scope; without the header
 /// a JSON request lands in its S3 fallback.
-fn authorization(service: &str) -> String {
+fn authorization(service: &str, region: &str) -> String {
     format!(
-        "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, \
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, \
          SignedHeaders=host, Signature=0"
     )
 }
@@ -654,6 +666,6 @@ mod tests {
 
     #[test]
     fn authorization_names_the_service_in_the_credential_scope() {
-        assert!(authorization("ecr").contains("/us-east-1/ecr/aws4_request,"));
+        assert!(authorization("ecr", REGION).contains("/us-east-1/ecr/aws4_request,"));
     }
 }

@@ -132,6 +132,10 @@ pub struct ManifestArgs {
     /// A YAML file of variables (a flat map NAME: VALUE); `--var` wins over it.
     #[arg(long, value_name = "FILE", env = "BERTH_VARS_FILE")]
     pub vars_file: Option<PathBuf>,
+    /// The daemon's `berth.yaml`: its `targets:` decide each manifest's account and region,
+    /// and its `vars:` apply under `--vars-file` and `--var`, as `berth run` would.
+    #[arg(long, value_name = "FILE", env = "BERTH_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {
@@ -314,6 +318,10 @@ pub struct RunArgs {
     /// after every other service).
     #[arg(long, value_name = "CLUSTER/NAME", env = "BERTH_SELF_SERVICE")]
     pub self_service: Option<String>,
+    /// `targets:` as YAML or JSON (a list of targets), for a container configured by its
+    /// environment alone; wins over the file's.
+    #[arg(long, value_name = "YAML", env = "BERTH_TARGETS")]
+    pub targets: Option<String>,
     /// `reconcile.progressDeadline`.
     #[arg(long, env = "BERTH_PROGRESS_DEADLINE")]
     pub progress_deadline: Option<humantime::Duration>,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use berth_core::target::{Target, Targets};
 use serde::{Deserialize, Deserializer};
 
 /// The whole file (docs/cli.md, `berth run`); every key is optional.
@@ -29,6 +30,10 @@ pub struct ConfigFile {
     /// The HTTP listener.
     #[serde(default)]
     pub server: ServerSection,
+    /// The AWS accounts and regions manifests deploy to (docs/cli.md, "Targets"); without it,
+    /// one account and region from `aws:` and the standard chain.
+    #[serde(default, deserialize_with = "targets")]
+    pub targets: Option<Targets>,
 }
 
 /// `source:`. `Debug` masks any credentials in the URL.
@@ -141,6 +146,14 @@ fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duratio
     .transpose()
 }
 
+/// `targets:`, checked as a whole (unique names, valid role ARNs) where it is written, so a
+/// mistake is reported at `berth.yaml:line:column: targets`.
+fn targets<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Targets>, D::Error> {
+    let list: Option<Vec<Target>> = Option::deserialize(deserializer)?;
+    list.map(|list| Targets::new(list).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
 /// An address written as `0.0.0.0:8080` or `[::]:8080`.
 fn socket_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SocketAddr>, D::Error> {
     let text: Option<String> = Option::deserialize(deserializer)?;
@@ -152,6 +165,27 @@ fn socket_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Sock
         })
     })
     .transpose()
+}
+
+/// `targets:` given on its own (`--targets`, `BERTH_TARGETS`): a YAML or JSON list of targets,
+/// checked as in the file; errors are positioned in `name`.
+pub fn parse_targets(name: &str, text: &str) -> anyhow::Result<Targets> {
+    let file: Arc<str> = Arc::from(name);
+    let documents =
+        berth_core::yaml::parse_documents(&file, text).map_err(|diag| anyhow::anyhow!("{diag}"))?;
+    let Some(document) = documents.first() else {
+        anyhow::bail!(
+            "{name}: empty: give a list of targets, e.g. `[{{name: prod, region: eu-west-1}}]`"
+        );
+    };
+    let list: Vec<Target> = berth_core::de::from_node(document).map_err(|err| {
+        let at = err
+            .span
+            .as_ref()
+            .map_or_else(|| name.to_string(), ToString::to_string);
+        anyhow::anyhow!("{at}: {err}")
+    })?;
+    Targets::new(list).map_err(|err| anyhow::anyhow!("{name}: {err}"))
 }
 
 impl ConfigFile {

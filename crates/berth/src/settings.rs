@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use berth_aws::AwsConfig;
 use berth_core::manifest::ServiceId;
+use berth_core::target::Targets;
 use berth_engine::daemon::DaemonOptions;
+use berth_engine::defaults::DEFAULT_TARGET;
 use berth_server::ServerConfig;
 use berth_source::{GitAuth, GitConfig, Secret};
 
@@ -34,8 +36,24 @@ pub struct Settings {
     pub daemon: DaemonOptions,
     /// The HTTP server's configuration.
     pub server: ServerConfig,
-    /// How to reach AWS.
+    /// How to reach AWS (without `targets:`; with them, the base every target's settings
+    /// start from).
     pub aws: AwsConfig,
+    /// `targets:` of berth.yaml, if any.
+    pub targets: Option<Targets>,
+}
+
+/// One target's share of the settings: what `berth run` makes a reconciler of.
+#[derive(Debug)]
+pub struct TargetSettings {
+    /// The target's name (`default` without `targets:`).
+    pub name: String,
+    /// Its region, as configured (`None`: the standard chain's).
+    pub region: Option<String>,
+    /// How to reach its account and region.
+    pub aws: AwsConfig,
+    /// The reconciler's options, scoped to the target.
+    pub daemon: DaemonOptions,
 }
 
 /// The kind of manifest source `source.url` names.
@@ -113,7 +131,42 @@ impl Settings {
             daemon,
             server,
             aws,
+            targets: match &flags.targets {
+                Some(text) => Some(crate::config::parse_targets("BERTH_TARGETS", text)?),
+                None => file.targets.clone(),
+            },
         })
+    }
+
+    /// One entry per target, in the order of `targets:`; without targets, one entry named
+    /// [`DEFAULT_TARGET`] with the settings as they are.
+    pub fn per_target(&self) -> Vec<TargetSettings> {
+        let Some(targets) = &self.targets else {
+            return vec![TargetSettings {
+                name: DEFAULT_TARGET.to_owned(),
+                region: self.aws.region.clone(),
+                aws: self.aws.clone(),
+                daemon: self.daemon.clone(),
+            }];
+        };
+        targets
+            .iter()
+            .map(|target| TargetSettings {
+                name: target.name.clone(),
+                region: Some(target.region.clone()),
+                aws: AwsConfig {
+                    region: Some(target.region.clone()),
+                    role_arn: target.role_arn.clone(),
+                    external_id: target.external_id.clone(),
+                    ..self.aws.clone()
+                },
+                daemon: DaemonOptions {
+                    targets: Some(targets.clone()),
+                    target: Some(target.name.clone()),
+                    ..self.daemon.clone()
+                },
+            })
+            .collect()
     }
 }
 
@@ -250,6 +303,60 @@ mod tests {
     }
 
     const URL: &str = "https://github.com/acme/deploy.git";
+
+    #[test]
+    fn each_target_gets_its_region_role_and_scope_and_berth_targets_wins_over_the_file() {
+        let config = file(
+            "source:\n  url: https://github.com/acme/deploy.git\naws:\n  endpointUrl: http://127.0.0.1:5000\ntargets:\n  - {name: prod, region: eu-west-1, roleArn: \"arn:aws:iam::111111111111:role/d\", externalId: x, clusters: [prod]}\n  - {name: staging, region: us-east-1}\n",
+        );
+        let targets = resolve_with(&flags(&[]), &[], &config).per_target();
+        let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["prod", "staging"]);
+        let prod = &targets[0];
+        assert_eq!(prod.aws.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            prod.aws.role_arn.as_deref(),
+            Some("arn:aws:iam::111111111111:role/d")
+        );
+        assert_eq!(prod.aws.external_id.as_deref(), Some("x"));
+        assert_eq!(
+            prod.aws.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(prod.daemon.target.as_deref(), Some("prod"));
+        assert!(prod.daemon.targets.is_some());
+        assert_eq!(targets[1].aws.role_arn, None);
+
+        let from_env = resolve_with(
+            &flags(&["--targets", "[{name: only, region: ap-south-1}]"]),
+            &[],
+            &config,
+        )
+        .per_target();
+        assert_eq!(from_env.len(), 1);
+        assert_eq!(from_env[0].name, "only");
+
+        let bad = Settings::resolve(&flags(&["--targets", "[{name: x}]"]), &|_| None, &config)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(bad.starts_with("BERTH_TARGETS:1:2:"), "{bad}");
+        assert!(bad.contains("region"), "{bad}");
+    }
+
+    #[test]
+    fn without_targets_there_is_one_default_target_with_the_settings_as_they_are() {
+        let settings = resolve_with(
+            &flags(&["--source-url", URL, "--region", "eu-north-1"]),
+            &[],
+            &ConfigFile::default(),
+        );
+        let targets = settings.per_target();
+        assert_eq!(targets.len(), 1);
+        assert_eq!(targets[0].name, berth_engine::defaults::DEFAULT_TARGET);
+        assert_eq!(targets[0].aws, settings.aws);
+        assert_eq!(targets[0].daemon.target, None);
+    }
 
     #[test]
     fn self_service_is_cluster_slash_name_from_the_flag_or_the_file() {

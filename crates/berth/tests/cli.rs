@@ -20,6 +20,10 @@ mod credentials;
 #[path = "cli/shutdown.rs"]
 mod shutdown;
 
+/// Several accounts and regions from one repository (issue: accounts and HA).
+#[path = "cli/targets.rs"]
+mod targets;
+
 fn berth(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)

@@ -193,6 +193,7 @@ pub fn manifest_from_ecs_json(
             metadata: super::Metadata {
                 name,
                 cluster,
+                target: None,
                 suspend: false,
                 depends_on: Vec::new(),
                 ignore_differences: Vec::new(),

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::{
-    API_VERSION, KIND_SERVICE, ManifestDocument, ManifestSpans, Origin, ServiceId, ServiceManifest,
-    defaults, hints, vars,
+    API_VERSION, KIND_SERVICE, ManifestDocument, ManifestSpans, Metadata, Origin, ServiceId,
+    ServiceManifest, defaults, hints, vars,
 };
 use crate::de::from_node;
 use crate::diag::{Diagnostic, FieldPath, Severity, Span};
 use crate::field_path;
+use crate::target::Targets;
 use crate::validate;
 use crate::yaml::{self, Limits, Node, Value, parse_documents_with};
 
@@ -175,6 +176,9 @@ pub struct LoadOptions {
     pub substitute_vars: bool,
     /// Bounds on what one file may cost to parse (size, nesting, alias expansion).
     pub limits: Limits,
+    /// `targets:` of berth.yaml: every service resolves to one of them
+    /// ([`ServiceManifest::target`]). `None` (no targets): `metadata.target` is an error.
+    pub targets: Option<Targets>,
 }
 
 impl Default for LoadOptions {
@@ -183,6 +187,7 @@ impl Default for LoadOptions {
             vars: vars::Vars::new(),
             substitute_vars: true,
             limits: Limits::default(),
+            targets: None,
         }
     }
 }
@@ -193,6 +198,9 @@ pub struct InvalidManifest {
     /// The service it declares, when that could still be read; `None` when the file did not
     /// even parse (then every service in it is unknown, so nothing may be pruned).
     pub id: Option<ServiceId>,
+    /// The target it resolves to, when there are targets and it could still be resolved;
+    /// `None` with targets: it may belong to any of them.
+    pub target: Option<String>,
     /// Where it is.
     pub origin: Origin,
     /// Why it is invalid (errors first, then any warnings).
@@ -316,6 +324,7 @@ pub fn load(files: &[SourceFile], options: &LoadOptions) -> LoadOutcome {
     for broken in defaults.iter().filter_map(|d| d.tree.as_ref().err()) {
         outcome.invalid.push(InvalidManifest {
             id: None,
+            target: None,
             origin: Origin {
                 file: broken[0].span.file.clone(),
                 document: 0,
@@ -345,6 +354,7 @@ fn load_file(
         Err(diag) => {
             outcome.invalid.push(InvalidManifest {
                 id: None,
+                target: None,
                 origin: Origin {
                     file: name,
                     document: 0,
@@ -376,10 +386,15 @@ fn load_file(
                     .services
                     .push(ServiceManifest { origin, ..manifest });
             }
-            Err((id, mut diagnostics)) => {
+            Err(Rejected {
+                id,
+                target,
+                mut diagnostics,
+            }) => {
                 diagnostics.sort_by(|a, b| (a.severity, &a.span).cmp(&(b.severity, &b.span)));
                 outcome.invalid.push(InvalidManifest {
                     id,
+                    target,
                     origin,
                     diagnostics,
                 });
@@ -400,20 +415,83 @@ fn parse_file(
     }
 }
 
-type DocumentResult =
-    Result<(ServiceManifest, Vec<Diagnostic>), (Option<ServiceId>, Vec<Diagnostic>)>;
+/// A document that did not load: the service it declares and its target, when those could
+/// still be read, and why.
+struct Rejected {
+    id: Option<ServiceId>,
+    target: Option<String>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+type DocumentResult = Result<(ServiceManifest, Vec<Diagnostic>), Rejected>;
 
 fn load_document(document: Node, chain: &[&Defaults], options: &LoadOptions) -> DocumentResult {
     if !matches!(document.value, Value::Map(_)) {
-        return Err((
-            None,
-            vec![Diagnostic::error(
+        return Err(Rejected {
+            id: None,
+            target: None,
+            diagnostics: vec![Diagnostic::error(
                 document.span.clone(),
                 FieldPath::root(),
                 "a manifest document must be a map with `apiVersion`, `kind`, `metadata` and `spec`",
             )],
-        ));
+        });
     }
+    let (tree, mut errors) = merged_tree(document, chain, options);
+    let id = best_effort_id(&tree);
+    let target = best_effort_target(&tree, options.targets.as_ref());
+    let rejected = |diagnostics| Rejected {
+        id: id.clone(),
+        target: target.clone(),
+        diagnostics,
+    };
+    errors.extend(check_header(&tree));
+    if !errors.is_empty() {
+        return Err(rejected(errors));
+    }
+
+    let parsed: ManifestDocument = from_node(&tree).map_err(|err| {
+        let span = err.span.clone().unwrap_or_else(|| tree.span.clone());
+        rejected(vec![Diagnostic::error(
+            span,
+            err.path.clone(),
+            hints::message(&err),
+        )])
+    })?;
+    let resolved = resolve_target(&tree, &parsed.metadata, options.targets.as_ref());
+    let parsed_dependencies = parsed.metadata.depends_on.len();
+    let manifest = ServiceManifest {
+        id: ServiceId::new(&parsed.metadata.cluster, &parsed.metadata.name),
+        metadata: parsed.metadata,
+        spec: parsed.spec,
+        target: resolved.as_ref().ok().cloned().flatten(),
+        origin: Origin {
+            file: tree.span.file.clone(),
+            document: 0,
+            line: tree.span.line,
+        },
+        spans: ManifestSpans::of(&tree, parsed_dependencies),
+    };
+    let (mut errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = validate::service(&manifest)
+        .into_iter()
+        .map(|finding| finding.into_diagnostic(&tree))
+        .partition(|diag| diag.severity == Severity::Error);
+    errors.extend(resolved.err());
+    if errors.is_empty() {
+        Ok((manifest, warnings))
+    } else {
+        errors.extend(warnings);
+        Err(rejected(errors))
+    }
+}
+
+/// The document merged over its `_defaults.yaml` chain, with variables substituted, and the
+/// errors of doing so.
+fn merged_tree(
+    document: Node,
+    chain: &[&Defaults],
+    options: &LoadOptions,
+) -> (Node, Vec<Diagnostic>) {
     let mut errors = Vec::new();
     let mut tree: Option<Node> = None;
     for defaults in chain {
@@ -438,49 +516,51 @@ fn load_document(document: Node, chain: &[&Defaults], options: &LoadOptions) -> 
     if options.substitute_vars {
         errors.extend(vars::substitute(&mut tree, &options.vars));
     }
-    let id = best_effort_id(&tree);
-    errors.extend(check_header(&tree));
-    if !errors.is_empty() {
-        return Err((id, errors));
-    }
+    (tree, errors)
+}
 
-    let parsed: ManifestDocument = match from_node(&tree) {
-        Ok(parsed) => parsed,
-        Err(err) => {
-            let span = err.span.clone().unwrap_or_else(|| tree.span.clone());
-            return Err((
-                id,
-                vec![Diagnostic::error(
-                    span,
-                    err.path.clone(),
-                    hints::message(&err),
-                )],
-            ));
-        }
+/// The name of the target `metadata` resolves to (`None` without targets), or the error,
+/// positioned at `metadata.target` when it is set, else at `metadata.cluster`.
+fn resolve_target(
+    tree: &Node,
+    metadata: &Metadata,
+    targets: Option<&Targets>,
+) -> Result<Option<String>, Diagnostic> {
+    let target_path = field_path!["metadata", "target"];
+    let explicit = metadata.target.as_deref();
+    let Some(targets) = targets else {
+        return match explicit {
+            None => Ok(None),
+            Some(_) => Err(Diagnostic::error(
+                tree.span_of(&target_path),
+                target_path,
+                "`metadata.target` needs `targets:` in berth.yaml; remove it or configure targets",
+            )),
+        };
     };
-    let parsed_dependencies = parsed.metadata.depends_on.len();
-    let manifest = ServiceManifest {
-        id: ServiceId::new(&parsed.metadata.cluster, &parsed.metadata.name),
-        metadata: parsed.metadata,
-        spec: parsed.spec,
-        origin: Origin {
-            file: tree.span.file.clone(),
-            document: 0,
-            line: tree.span.line,
-        },
-        spans: ManifestSpans::of(&tree, parsed_dependencies),
+    targets
+        .resolve(&metadata.cluster, explicit)
+        .map(|target| Some(target.name.clone()))
+        .map_err(|unresolved| {
+            let path = match explicit {
+                Some(_) => target_path,
+                None => field_path!["metadata", "cluster"],
+            };
+            Diagnostic::error(tree.span_of(&path), path, unresolved.message())
+        })
+}
+
+/// The target a document resolves to, read straight from the tree as [`best_effort_id`] reads
+/// its id; `None` without targets or when it does not resolve.
+fn best_effort_target(tree: &Node, targets: Option<&Targets>) -> Option<String> {
+    let metadata = tree.get("metadata")?;
+    let cluster = metadata.get("cluster")?.as_str()?;
+    let explicit = match metadata.get("target") {
+        Some(node) if !node.is_null() => Some(node.as_str()?),
+        _ => None,
     };
-    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = validate::service(&manifest)
-        .into_iter()
-        .map(|finding| finding.into_diagnostic(&tree))
-        .partition(|diag| diag.severity == Severity::Error);
-    if errors.is_empty() {
-        Ok((manifest, warnings))
-    } else {
-        let mut diagnostics = errors;
-        diagnostics.extend(warnings);
-        Err((Some(manifest.id), diagnostics))
-    }
+    let target = targets?.resolve(cluster, explicit).ok()?;
+    Some(target.name.clone())
 }
 
 /// `metadata.cluster`/`metadata.name` read straight from the tree, so that even a manifest that
@@ -529,58 +609,46 @@ fn check_header(tree: &Node) -> Vec<Diagnostic> {
     errors
 }
 
-/// Checks across manifests: duplicate `(cluster, name)` and `dependsOn` names and cycles.
-fn check_set(outcome: &mut LoadOutcome) {
-    let mut by_id: BTreeMap<ServiceId, Vec<Origin>> = BTreeMap::new();
-    for service in &outcome.services {
-        by_id
-            .entry(service.id.clone())
-            .or_default()
-            .push(service.origin.clone());
+/// Where a service is declared, for the checks across manifests: its target (`None` without
+/// targets, or for an invalid manifest whose target cannot be told: then it may be in any) and
+/// its file.
+struct Declared {
+    target: Option<String>,
+    origin: Origin,
+}
+
+impl Declared {
+    /// Whether it may be the service of that id in `target`.
+    fn may_be_in(&self, target: &Option<String>) -> bool {
+        self.target.is_none() || self.target == *target
     }
-    for invalid in &outcome.invalid {
-        if let Some(id) = &invalid.id {
-            by_id
-                .entry(id.clone())
-                .or_default()
-                .push(invalid.origin.clone());
-        }
+}
+
+/// The declarations of every service id, valid and invalid.
+type Declarations = BTreeMap<ServiceId, Vec<Declared>>;
+
+/// Checks across manifests, within each target: duplicate `(cluster, name)` and `dependsOn`
+/// names and cycles.
+fn check_set(outcome: &mut LoadOutcome) {
+    let mut declared = Declarations::new();
+    let valid = outcome
+        .services
+        .iter()
+        .map(|s| (&s.id, &s.target, &s.origin));
+    let invalid =
+        (outcome.invalid.iter()).filter_map(|i| i.id.as_ref().map(|id| (id, &i.target, &i.origin)));
+    for (id, target, origin) in valid.chain(invalid) {
+        declared.entry(id.clone()).or_default().push(Declared {
+            target: target.clone(),
+            origin: origin.clone(),
+        });
     }
 
     let mut rejected: HashMap<usize, Vec<Diagnostic>> = HashMap::new();
     for (index, service) in outcome.services.iter().enumerate() {
-        let others: Vec<String> = by_id[&service.id]
-            .iter()
-            .filter(|origin| **origin != service.origin)
-            .map(Origin::to_string)
-            .collect();
-        if !others.is_empty() {
-            let path = field_path!["metadata", "name"];
-            rejected.entry(index).or_default().push(Diagnostic::error(
-                service.spans.name.clone(),
-                path,
-                format!(
-                    "service `{}` is declared more than once (also at {}); each (cluster, name) must have exactly one manifest",
-                    service.id,
-                    others.join(", ")
-                ),
-            ));
-        }
-        for (i, dependency) in service.metadata.depends_on.iter().enumerate() {
-            let dependency_id = ServiceId::new(&service.id.cluster, dependency);
-            if !by_id.contains_key(&dependency_id) {
-                let path = field_path!["metadata", "dependsOn", i];
-                let span = service.spans.dependencies.get(i);
-                rejected.entry(index).or_default().push(Diagnostic::error(
-                    span.unwrap_or(&service.spans.depends_on).clone(),
-                    path,
-                    format!(
-                        "depends on `{dependency}`, but cluster `{}` has no manifest for a service of that name",
-                        service.id.cluster
-                    ),
-                ));
-            }
-        }
+        let found = duplicate(service, &declared).into_iter();
+        let found = found.chain(missing_dependencies(service, &declared));
+        rejected.entry(index).or_default().extend(found);
     }
     for (index, cycle) in dependency_cycles(&outcome.services) {
         let service = &outcome.services[index];
@@ -595,6 +663,7 @@ fn check_set(outcome: &mut LoadOutcome) {
         ));
     }
 
+    rejected.retain(|_, diagnostics| !diagnostics.is_empty());
     if rejected.is_empty() {
         return;
     }
@@ -603,6 +672,7 @@ fn check_set(outcome: &mut LoadOutcome) {
         match rejected.remove(&index) {
             Some(diagnostics) => outcome.invalid.push(InvalidManifest {
                 id: Some(service.id),
+                target: service.target,
                 origin: service.origin,
                 diagnostics,
             }),
@@ -611,12 +681,67 @@ fn check_set(outcome: &mut LoadOutcome) {
     }
 }
 
+/// The error for `service` when another manifest declares it too (in its target).
+fn duplicate(service: &ServiceManifest, declared: &Declarations) -> Option<Diagnostic> {
+    let others: Vec<String> = declared
+        .get(&service.id)?
+        .iter()
+        .filter(|other| other.origin != service.origin && other.may_be_in(&service.target))
+        .map(|other| other.origin.to_string())
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    let message = match &service.target {
+        None => format!(
+            "service `{}` is declared more than once (also at {}); each (cluster, name) must have exactly one manifest",
+            service.id,
+            others.join(", ")
+        ),
+        Some(target) => format!(
+            "service `{}` of target `{target}` is declared more than once (also at {}); each (cluster, name) must have exactly one manifest per target",
+            service.id,
+            others.join(", ")
+        ),
+    };
+    let path = field_path!["metadata", "name"];
+    Some(Diagnostic::error(service.spans.name.clone(), path, message))
+}
+
+/// An error for each `dependsOn` entry of `service` that names no service of its target and
+/// cluster.
+fn missing_dependencies(service: &ServiceManifest, declared: &Declarations) -> Vec<Diagnostic> {
+    let cluster = &service.id.cluster;
+    let mut errors = Vec::new();
+    for (i, dependency) in service.metadata.depends_on.iter().enumerate() {
+        let exists = declared
+            .get(&ServiceId::new(cluster, dependency))
+            .is_some_and(|all| all.iter().any(|d| d.may_be_in(&service.target)));
+        if exists {
+            continue;
+        }
+        let place = match &service.target {
+            None => format!("cluster `{cluster}`"),
+            Some(target) => format!("cluster `{cluster}` of target `{target}`"),
+        };
+        let span = service.spans.dependencies.get(i);
+        errors.push(Diagnostic::error(
+            span.unwrap_or(&service.spans.depends_on).clone(),
+            field_path!["metadata", "dependsOn", i],
+            format!(
+                "depends on `{dependency}`, but {place} has no manifest for a service of that name"
+            ),
+        ));
+    }
+    errors
+}
+
 /// For every service on a `dependsOn` cycle: its index and the cycle as names, starting at it.
 fn dependency_cycles(services: &[ServiceManifest]) -> Vec<(usize, Vec<String>)> {
-    let index_of: HashMap<&ServiceId, usize> = services
+    let index_of: HashMap<(&Option<String>, &ServiceId), usize> = services
         .iter()
         .enumerate()
-        .map(|(i, s)| (&s.id, i))
+        .map(|(i, s)| ((&s.target, &s.id), i))
         .collect();
     let edges: Vec<Vec<usize>> = services
         .iter()
@@ -626,9 +751,8 @@ fn dependency_cycles(services: &[ServiceManifest]) -> Vec<(usize, Vec<String>)> 
                 .depends_on
                 .iter()
                 .filter_map(|dep| {
-                    index_of
-                        .get(&ServiceId::new(&service.id.cluster, dep))
-                        .copied()
+                    let id = ServiceId::new(&service.id.cluster, dep);
+                    index_of.get(&(&service.target, &id)).copied()
                 })
                 .collect()
         })

@@ -59,6 +59,10 @@ pub struct Metadata {
     pub name: String,
     /// ECS cluster name.
     pub cluster: String,
+    /// The target (`targets:` in berth.yaml) the service deploys to, when its cluster alone
+    /// does not tell; only with targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// `true`: berth observes and reports this service but never changes it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
@@ -115,6 +119,8 @@ pub struct ServiceManifest {
     pub metadata: Metadata,
     /// `spec` as loaded.
     pub spec: ServiceSpec,
+    /// The name of the target (`targets:` in berth.yaml) it resolved to; `None` without targets.
+    pub target: Option<String>,
     /// Where it was read from.
     pub origin: Origin,
     /// Where the fields that checks across manifests report on are (the document tree itself is

@@ -12,11 +12,11 @@ mod reconcile;
 mod state;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::manifest::{ServiceId, SourceFile, Vars};
-use tokio::sync::{RwLock, mpsc, watch};
+use berth_core::target::Targets;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -74,6 +74,12 @@ pub struct DaemonOptions {
     pub legacy_repository: Option<String>,
     /// Per-service retry backoff for services that keep failing.
     pub backoff: Backoff,
+    /// `targets:` of berth.yaml, to resolve each manifest's target; `None` without targets
+    /// (one implicit target, [`crate::defaults::DEFAULT_TARGET`]).
+    pub targets: Option<Targets>,
+    /// The target this reconciler converges: it reads, applies and prunes only its services.
+    /// `None` without targets.
+    pub target: Option<String>,
     /// `/readyz` turns not-ready when the source could not be read for longer than this.
     pub staleness: Duration,
     /// Retry delays after a failed fetch (capped by `poll_interval`): a blip is retried soon,
@@ -100,6 +106,8 @@ impl Default for DaemonOptions {
             repository: String::new(),
             legacy_repository: None,
             backoff: Backoff::default(),
+            targets: None,
+            target: None,
             staleness: Duration::from_secs(600),
             fetch_backoff: Backoff {
                 min: Duration::from_secs(1),
@@ -112,11 +120,17 @@ impl Default for DaemonOptions {
 
 /// Runs the daemon until `shutdown` turns true: fetch, reconcile, wait for the next reason.
 ///
-/// On shutdown it stops starting new work: the reconcile in progress starts no further service
+/// `reconcilers` holds one reconciler per target (`targets:` in berth.yaml; one without
+/// targets). They share the source: one fetch feeds them all; each keeps its own schedule of
+/// full reconciles and rollout polls, and the due ones run at the same time, so a slow or
+/// failing target never holds another back. The source-level settings (`poll_interval`,
+/// `fetch_timeout`, `fetch_backoff`) are the first reconciler's.
+///
+/// On shutdown it stops starting new work: a reconcile in progress starts no further service
 /// and prunes nothing; the services it already started finish their calls first.
 pub async fn run<S, E, R>(
     mut source: S,
-    reconciler: &mut Reconciler<E, R>,
+    reconcilers: &mut [Reconciler<E, R>],
     mut triggers: mpsc::Receiver<Trigger>,
     mut shutdown: watch::Receiver<bool>,
 ) where
@@ -124,70 +138,63 @@ pub async fn run<S, E, R>(
     E: crate::ports::EcsWrite,
     R: crate::ports::ImageRegistry,
 {
-    let state: Arc<RwLock<DaemonState>> = reconciler.state();
-    let options = reconciler.options().clone();
+    let Some(first) = reconcilers.first() else {
+        warn!("no target to reconcile; the daemon has nothing to do");
+        return;
+    };
+    let options = first.options().clone();
+    let started = Instant::now();
+    let mut fetches = FetchSchedule::new(started);
+    let mut work: Vec<WorkSchedule> = reconcilers
+        .iter()
+        .map(|_| WorkSchedule::new(started))
+        .collect();
     let mut last_good: Option<Snapshot> = None;
-    let mut schedule = Schedule::new(Instant::now());
+    let mut forced = false;
     let mut triggers_open = true;
-    // A reconcile in progress starts no further service once shutdown is asked for.
-    reconciler.stop_on(shutdown.clone());
+    for reconciler in reconcilers.iter_mut() {
+        // A reconcile in progress starts no further service once shutdown is asked for.
+        reconciler.stop_on(shutdown.clone());
+    }
     loop {
         if *shutdown.borrow() {
             break;
         }
         let mut changed = false;
-        if schedule.fetch_due(Instant::now()) {
-            let Some(fetched) = fetch(&mut source, reconciler, &options, &mut shutdown).await
+        if forced || fetches.due(Instant::now()) {
+            let Some(fetched) = fetch(&mut source, reconcilers, &options, &mut shutdown).await
             else {
                 break;
             };
-            schedule.fetched(fetched.is_ok(), &options, Instant::now());
-            match fetched {
-                Ok(snapshot) => {
-                    changed = last_good
-                        .as_ref()
-                        .is_none_or(|last| last.revision != snapshot.revision);
-                    state.write().await.fetched_ok(&snapshot.revision);
-                    last_good = Some(snapshot);
-                }
-                Err(error) => {
-                    warn!(%error, failures = schedule.fetch_failures, "source fetch failed; keeping the last good revision");
-                    state.write().await.fetch_failed(error);
-                }
-            }
+            fetches.fetched(fetched.is_ok(), &options, Instant::now());
+            changed = record_fetch(fetched, reconcilers, &mut last_good, fetches.failures).await;
         }
         if let Some(snapshot) = &last_good {
-            let now = Instant::now();
-            if schedule.full_due(changed, now) {
-                // `interval` is the period between starts, whatever a reconcile takes.
-                let outcome = reconciler.reconcile(snapshot).await;
-                schedule.full_at = now + options.interval;
-                schedule.after(outcome, Instant::now());
-            } else if schedule.poll_due(now) {
-                let outcome = reconciler.poll_rollouts().await;
-                schedule.after(outcome, Instant::now());
-            }
+            let due = Due { changed, forced };
+            let runs = reconcilers
+                .iter_mut()
+                .zip(work.iter_mut())
+                .map(|(reconciler, work)| work.run_due(reconciler, snapshot, due, &options));
+            futures::future::join_all(runs).await;
         }
-        schedule.forced = false;
+        forced = false;
         if *shutdown.borrow() {
             break;
         }
+        let wake = work.iter().fold(fetches.fetch_at, |wake, work| {
+            if last_good.is_some() {
+                wake.min(work.wake())
+            } else {
+                wake
+            }
+        });
         // Wait for the next reason to look again.
         tokio::select! {
-            _ = tokio::time::sleep_until(schedule.wake(last_good.is_some())) => {}
+            _ = tokio::time::sleep_until(wake) => {}
             trigger = triggers.recv(), if triggers_open => match trigger {
                 Some(trigger) => {
-                    info!(?trigger, "reconcile requested");
-                    schedule.forced = true;
-                    let mut retry = trigger.retries_failed();
-                    // A burst of triggers is one reconcile.
-                    while let Ok(more) = triggers.try_recv() {
-                        retry |= more.retries_failed();
-                    }
-                    if retry {
-                        // A request or a manifest edit retries failed services now (docs/operations.md, "When a rollout fails").
-                        reconciler.clear_backoff();
-                    }
+                    forced = true;
+                    take_triggers(trigger, &mut triggers, reconcilers);
                 }
                 None => triggers_open = false,
             },
@@ -197,11 +204,70 @@ pub async fn run<S, E, R>(
     info!("shutting down: no reconcile in progress");
 }
 
+/// A trigger and any that queued behind it are one reconcile; a request or a manifest edit
+/// retries failed services now (docs/operations.md, "When a rollout fails").
+fn take_triggers<E, R>(
+    trigger: Trigger,
+    triggers: &mut mpsc::Receiver<Trigger>,
+    reconcilers: &mut [Reconciler<E, R>],
+) where
+    E: crate::ports::EcsWrite,
+    R: crate::ports::ImageRegistry,
+{
+    info!(?trigger, "reconcile requested");
+    let mut retry = trigger.retries_failed();
+    while let Ok(more) = triggers.try_recv() {
+        retry |= more.retries_failed();
+    }
+    if retry {
+        for reconciler in reconcilers {
+            reconciler.clear_backoff();
+        }
+    }
+}
+
+/// Shows a fetch's result in every target's `/status` and keeps a good snapshot; whether it
+/// is a new revision.
+async fn record_fetch<E, R>(
+    fetched: Result<Snapshot, String>,
+    reconcilers: &[Reconciler<E, R>],
+    last_good: &mut Option<Snapshot>,
+    failures: u32,
+) -> bool
+where
+    E: crate::ports::EcsWrite,
+    R: crate::ports::ImageRegistry,
+{
+    match fetched {
+        Ok(snapshot) => {
+            let changed = last_good
+                .as_ref()
+                .is_none_or(|last| last.revision != snapshot.revision);
+            for reconciler in reconcilers {
+                reconciler
+                    .state()
+                    .write()
+                    .await
+                    .fetched_ok(&snapshot.revision);
+            }
+            *last_good = Some(snapshot);
+            changed
+        }
+        Err(error) => {
+            warn!(%error, failures, "source fetch failed; keeping the last good revision");
+            for reconciler in reconcilers {
+                reconciler.state().write().await.fetch_failed(error.clone());
+            }
+            false
+        }
+    }
+}
+
 /// Fetches the source once, bounded by `fetch_timeout`, and shows it in `/status` meanwhile.
 /// `None` when shutdown was asked for during the fetch (which is then abandoned).
 async fn fetch<S, E, R>(
     source: &mut S,
-    reconciler: &Reconciler<E, R>,
+    reconcilers: &[Reconciler<E, R>],
     options: &DaemonOptions,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<Result<Snapshot, String>>
@@ -211,7 +277,9 @@ where
     R: crate::ports::ImageRegistry,
 {
     let started = Instant::now();
-    reconciler.state().write().await.fetch_started();
+    for reconciler in reconcilers {
+        reconciler.state().write().await.fetch_started();
+    }
     let result = tokio::select! {
         result = tokio::time::timeout(options.fetch_timeout, source.fetch()) => result
             .unwrap_or_else(|_| Err(format!(
@@ -221,62 +289,107 @@ where
         // Shutdown does not wait for a fetch: nothing has changed yet.
         _ = shutdown.changed() => return None,
     };
-    reconciler.telemetry().git_fetch(started.elapsed());
+    if let Some(first) = reconcilers.first() {
+        first.telemetry().git_fetch(started.elapsed());
+    }
     Some(result)
 }
 
-/// When the loop next fetches, reconciles in full, or looks at rollouts in flight only.
-struct Schedule {
+/// When the source is fetched next.
+struct FetchSchedule {
     /// The next fetch of the source.
     fetch_at: Instant,
     /// Consecutive failed fetches, for their backoff.
-    fetch_failures: u32,
-    /// The next full reconcile by `interval`.
-    full_at: Instant,
-    /// A sooner full reconcile the reconciler asked for (a backoff ends, a prune to confirm).
-    requeue_at: Option<Instant>,
-    /// The next look at the rollouts in flight only.
-    poll_at: Option<Instant>,
-    /// A trigger arrived: fetch and reconcile now.
-    forced: bool,
+    failures: u32,
 }
 
-impl Schedule {
+impl FetchSchedule {
     fn new(now: Instant) -> Self {
-        Schedule {
+        FetchSchedule {
             fetch_at: now,
-            fetch_failures: 0,
-            full_at: now,
-            requeue_at: None,
-            poll_at: None,
-            forced: false,
+            failures: 0,
         }
     }
 
-    fn fetch_due(&self, now: Instant) -> bool {
-        self.forced || now >= self.fetch_at
+    fn due(&self, now: Instant) -> bool {
+        now >= self.fetch_at
     }
 
     /// After a fetch: the next one in `poll_interval`, or sooner, backing off, after a failure.
     fn fetched(&mut self, ok: bool, options: &DaemonOptions, now: Instant) {
-        self.fetch_failures = if ok {
+        self.failures = if ok {
             0
         } else {
-            self.fetch_failures.saturating_add(1)
+            self.failures.saturating_add(1)
         };
-        let delay = if self.fetch_failures > 0 {
+        let delay = if self.failures > 0 {
             options
                 .fetch_backoff
-                .delay(self.fetch_failures)
+                .delay(self.failures)
                 .min(options.poll_interval)
         } else {
             options.poll_interval
         };
         self.fetch_at = now + delay;
     }
+}
 
-    fn full_due(&self, changed: bool, now: Instant) -> bool {
-        self.forced || changed || now >= self.full_at || self.requeue_at.is_some_and(|at| now >= at)
+/// Why work may be due this turn, whatever a target's own schedule says.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    /// The source has a new revision.
+    changed: bool,
+    /// A trigger arrived.
+    forced: bool,
+}
+
+/// When one target is next reconciled in full, or its rollouts in flight looked at.
+struct WorkSchedule {
+    /// The next full reconcile by `interval`.
+    full_at: Instant,
+    /// A sooner full reconcile the reconciler asked for (a backoff ends, a prune to confirm).
+    requeue_at: Option<Instant>,
+    /// The next look at the rollouts in flight only.
+    poll_at: Option<Instant>,
+}
+
+impl WorkSchedule {
+    fn new(now: Instant) -> Self {
+        WorkSchedule {
+            full_at: now,
+            requeue_at: None,
+            poll_at: None,
+        }
+    }
+
+    /// Runs a full reconcile or a poll of the rollouts in flight, if one is due.
+    async fn run_due<E, R>(
+        &mut self,
+        reconciler: &mut Reconciler<E, R>,
+        snapshot: &Snapshot,
+        due: Due,
+        options: &DaemonOptions,
+    ) where
+        E: crate::ports::EcsWrite,
+        R: crate::ports::ImageRegistry,
+    {
+        let now = Instant::now();
+        if self.full_due(due, now) {
+            // `interval` is the period between starts, whatever a reconcile takes.
+            let outcome = reconciler.reconcile(snapshot).await;
+            self.full_at = now + options.interval;
+            self.after(outcome, Instant::now());
+        } else if self.poll_due(now) {
+            let outcome = reconciler.poll_rollouts().await;
+            self.after(outcome, Instant::now());
+        }
+    }
+
+    fn full_due(&self, due: Due, now: Instant) -> bool {
+        due.forced
+            || due.changed
+            || now >= self.full_at
+            || self.requeue_at.is_some_and(|at| now >= at)
     }
 
     fn poll_due(&self, now: Instant) -> bool {
@@ -294,16 +407,11 @@ impl Schedule {
         }
     }
 
-    /// When to wake. A reconcile or a poll is a reason only once there is a revision to
-    /// reconcile; before the first good fetch, only the fetch backoff sets the pace.
-    fn wake(&self, reconcilable: bool) -> Instant {
-        let mut wake = self.fetch_at;
-        if reconcilable {
-            wake = [Some(self.full_at), self.requeue_at, self.poll_at]
-                .into_iter()
-                .flatten()
-                .fold(wake, Instant::min);
-        }
-        wake
+    /// When this target wants to run next (once there is a revision to reconcile).
+    fn wake(&self) -> Instant {
+        [self.requeue_at, self.poll_at]
+            .into_iter()
+            .flatten()
+            .fold(self.full_at, Instant::min)
     }
 }

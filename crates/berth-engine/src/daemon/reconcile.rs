@@ -119,6 +119,11 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         &self.ecs
     }
 
+    /// The target this reconciler converges, as logs and metrics name it.
+    pub fn target_name(&self) -> &str {
+        (self.options.target.as_deref()).unwrap_or(crate::defaults::DEFAULT_TARGET)
+    }
+
     /// Forgets every backoff: an explicit request to retry failed services now.
     pub fn clear_backoff(&mut self) {
         for memory in self.memory.values_mut() {
@@ -128,7 +133,8 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
 
     /// Reconciles `snapshot` once.
     pub async fn reconcile(&mut self, snapshot: &Snapshot) -> Requeue {
-        let span = info_span!("reconcile", commit = %snapshot.revision);
+        let span =
+            info_span!("reconcile", commit = %snapshot.revision, target = self.target_name());
         self.reconcile_inner(snapshot).instrument(span).await
     }
 
@@ -136,16 +142,15 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         let started = Instant::now();
         self.telemetry.revision(&snapshot.revision);
         let outcome = self.load(snapshot);
-        let live = match read_live_to_apply(
+        let read = read_live_to_apply(
             &self.ecs,
             &self.registry,
             &outcome.services,
             &outcome.invalid,
-        )
-        .await
-        {
+        );
+        let live = match read.await {
             Ok(live) => live,
-            Err(err) => return self.unreadable(snapshot, started, &err.to_string()).await,
+            Err(err) => return self.unreadable(snapshot, &outcome, started, &err).await,
         };
         let plan = plan(
             &outcome.services,
@@ -212,15 +217,22 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         .await
     }
 
-    /// The snapshot's manifests, with this daemon's variables.
+    /// The snapshot's manifests, with this daemon's variables: the services of this
+    /// reconciler's target, and the invalid manifests that are (or may be) this target's: one
+    /// whose target cannot be told may be this one's, so it holds prune back here too.
     fn load(&self, snapshot: &Snapshot) -> berth_core::manifest::LoadOutcome {
-        load(
+        let mut outcome = load(
             &snapshot.files,
             &LoadOptions {
                 vars: self.options.vars.clone(),
+                targets: self.options.targets.clone(),
                 ..LoadOptions::default()
             },
-        )
+        );
+        let target = &self.options.target;
+        outcome.services.retain(|service| service.target == *target);
+        (outcome.invalid).retain(|invalid| invalid.target.is_none() || invalid.target == *target);
+        outcome
     }
 
     /// Who this reconciler is in `berth:source` tags (and who it was, for berth 0.1's tags).
@@ -347,7 +359,15 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
 
     /// ECS could not be read: nothing changed; reported, and tried again after the shortest
     /// backoff.
-    async fn unreadable(&mut self, snapshot: &Snapshot, started: Instant, err: &str) -> Requeue {
+    /// ECS (or the target's role) could not be read: nothing is changed or pruned, and every
+    /// service of this target is Failed with the reason until a reconcile reads it again.
+    async fn unreadable(
+        &mut self,
+        snapshot: &Snapshot,
+        outcome: &berth_core::manifest::LoadOutcome,
+        started: Instant,
+        err: &crate::EngineError,
+    ) -> Requeue {
         error!(error = %err, "cannot read ECS; nothing changed");
         let summary = ReconcileSummary {
             revision: snapshot.revision.clone(),
@@ -360,7 +380,18 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         };
         self.telemetry
             .reconcile(started.elapsed(), ReconcileResult::Error);
-        self.state.write().await.reconciled(summary);
+        let reason = format!("cannot read ECS: {err}");
+        let mut state = self.state.write().await;
+        for manifest in &outcome.services {
+            let service = (state.services)
+                .entry(manifest.id.to_string())
+                .or_insert_with(|| observed(Status::Failed, None));
+            service.status = Status::Failed;
+            service.manifest = Some(manifest.origin.to_string());
+            service.last_error = Some(reason.clone());
+            self.telemetry.service_status(&manifest.id, Status::Failed);
+        }
+        state.reconciled(summary);
         Requeue::After(self.options.backoff.min)
     }
 

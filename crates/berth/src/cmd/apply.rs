@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use anyhow::bail;
 use berth_core::live::{Deployment, ServiceEvent};
 use berth_core::manifest::ServiceId;
-use berth_core::plan::{Format, Ownership, plan, render};
+use berth_core::plan::{Format, LiveState, Ownership, Plan, plan, render};
 use berth_core::render::Provenance;
 use berth_engine::apply::{
     AppliedAction, ApplyObserver, ApplyOptions, ServiceOutcome, ServiceReport, apply,
@@ -17,66 +17,121 @@ use berth_engine::rollout::{RolloutObserver, RolloutTiming};
 
 use crate::cli::ApplyArgs;
 
+/// One target ready to apply: its clients, what it reads, and its plan.
+struct Prepared {
+    part: super::TargetPart,
+    aws: berth_aws::Aws,
+    live: LiveState,
+    plan: Plan,
+}
+
 pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
-    let outcome = super::load_manifests(&args.manifests)?;
+    let loaded = super::load_manifests(&args.manifests)?;
+    let with_targets = loaded.targets.is_some();
     let terminal = std::io::stdout().is_terminal();
     let repository = super::source_id(args.source_id.as_deref(), &args.manifests.path);
+    let ownership = Ownership::new(&repository);
+    let parts = super::by_target(loaded, &args.aws);
     let runtime = super::runtime()?;
     runtime.block_on(async {
-        let aws = super::connect_aws(&args.aws).await;
-        let live =
-            berth_engine::read_live_to_apply(&aws, &aws, &outcome.services, &outcome.invalid)
-                .await?;
-        let plan = plan(
-            &outcome.services,
-            &outcome.invalid,
-            &live,
-            &Ownership::new(&repository),
-        );
-        println!(
-            "{}",
-            render(&plan, Format::Text { color: terminal }).trim_end()
-        );
-        if !plan.has_changes() {
+        // Targets are read at the same time; one that cannot be read fails alone.
+        let read =
+            futures::future::join_all(parts.into_iter().map(|part| prepare(part, &ownership)));
+        let mut unreadable = false;
+        let mut prepared = Vec::new();
+        for result in read.await {
+            match result {
+                Ok(target) => prepared.push(target),
+                Err((name, err)) if with_targets => {
+                    println!("target {name}: cannot read ECS: {err}");
+                    unreadable = true;
+                }
+                Err((_, err)) => return Err(err.into()),
+            }
+        }
+        for target in &prepared {
+            let text = render(&target.plan, Format::Text { color: terminal });
+            if with_targets {
+                println!("target {}:", target.part.name);
+            }
+            println!("{}", text.trim_end());
+        }
+        let failed = u8::from(unreadable);
+        if !prepared.iter().any(|target| target.plan.has_changes()) {
             println!("Nothing to apply.");
-            return Ok(ExitCode::SUCCESS);
+            return Ok(ExitCode::from(failed));
         }
-        if !args.yes {
-            if !std::io::stdin().is_terminal() {
-                bail!("not a terminal: pass --yes to apply without confirmation");
-            }
-            print!("\nApply these changes? Only 'yes' is accepted: ");
-            std::io::stdout().flush()?;
-            let mut answer = String::new();
-            std::io::stdin().read_line(&mut answer)?;
-            if answer.trim() != "yes" {
-                println!("Apply cancelled.");
-                return Ok(ExitCode::from(1));
-            }
+        if !args.yes && !confirmed()? {
+            println!("Apply cancelled.");
+            return Ok(ExitCode::from(1));
         }
-        let options = ApplyOptions {
-            concurrency: args.concurrency,
-            rollout: RolloutTiming {
-                deadline: args.progress_deadline.into(),
-                poll_interval: args.poll_interval.into(),
-            },
-            follow: true,
-            provenance: Provenance {
-                repository,
-                revision: args.revision.clone(),
-            },
-            ..ApplyOptions::default()
-        };
+        let options = apply_options(args, repository);
         let progress = Progress::new(terminal);
-        let reports = apply(&aws, &plan, &outcome.services, &live, &options, &progress).await;
+        let reports = futures::future::join_all(prepared.iter().map(|target| {
+            let services = &target.part.outcome.services;
+            apply(
+                &target.aws,
+                &target.plan,
+                services,
+                &target.live,
+                &options,
+                &progress,
+            )
+        }))
+        .await;
         progress.clear();
+        let reports: Vec<ServiceReport> = reports.into_iter().flatten().collect();
         print_summary(&reports);
-        Ok(if reports.iter().all(|r| r.outcome.is_ok()) {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        })
+        let ok = reports.iter().all(|r| r.outcome.is_ok()) && !unreadable;
+        Ok(ExitCode::from(u8::from(!ok)))
     })
+}
+
+/// Connects to `part`'s account and region, reads what its services need and plans them.
+async fn prepare(
+    part: super::TargetPart,
+    ownership: &Ownership,
+) -> Result<Prepared, (String, berth_engine::EngineError)> {
+    let aws = berth_aws::connect(&part.aws).await;
+    let services = &part.outcome.services;
+    let live = berth_engine::read_live_to_apply(&aws, &aws, services, &part.outcome.invalid)
+        .await
+        .map_err(|err| (part.name.clone(), err))?;
+    let plan = plan(services, &part.outcome.invalid, &live, ownership);
+    Ok(Prepared {
+        part,
+        aws,
+        live,
+        plan,
+    })
+}
+
+/// Asks on the terminal; only `yes` applies.
+fn confirmed() -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("not a terminal: pass --yes to apply without confirmation");
+    }
+    print!("\nApply these changes? Only 'yes' is accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+fn apply_options(args: &ApplyArgs, repository: String) -> ApplyOptions {
+    ApplyOptions {
+        concurrency: args.concurrency,
+        rollout: RolloutTiming {
+            deadline: args.progress_deadline.into(),
+            poll_interval: args.poll_interval.into(),
+        },
+        follow: true,
+        provenance: Provenance {
+            repository,
+            revision: args.revision.clone(),
+        },
+        ..ApplyOptions::default()
+    }
 }
 
 /// Live progress: on a terminal a block of one line per service redrawn in place, with ECS's

@@ -15,7 +15,11 @@ use anyhow::{Context, bail};
 use berth_core::manifest::{self, LoadOptions, LoadOutcome, Vars};
 use berth_core::yaml;
 
+use berth_core::target::Targets;
+use berth_engine::defaults::DEFAULT_TARGET;
+
 use crate::cli::{AwsArgs, Cli, Command, ManifestArgs};
+use crate::config::ConfigFile;
 
 /// Runs the command `cli` names.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -30,9 +34,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Reads `--vars-file` and `--var` (the latter wins).
-fn read_vars(args: &ManifestArgs) -> anyhow::Result<Vars> {
-    let mut vars = Vars::new();
+/// `--config`'s file, or an empty one.
+fn read_config(args: &ManifestArgs) -> anyhow::Result<ConfigFile> {
+    match &args.config {
+        Some(path) => ConfigFile::read(path),
+        None => Ok(ConfigFile::default()),
+    }
+}
+
+/// `vars:` of `--config`, then `--vars-file`, then `--var` (each wins over the one before).
+fn read_vars(args: &ManifestArgs, config: &ConfigFile) -> anyhow::Result<Vars> {
+    let mut vars = config.vars.clone();
     if let Some(path) = &args.vars_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read vars file", path.display()))?;
@@ -54,9 +66,17 @@ fn read_vars(args: &ManifestArgs) -> anyhow::Result<Vars> {
     Ok(vars)
 }
 
+/// The manifest set `args` names, loaded as the daemon would with `--config`.
+struct Loaded {
+    outcome: LoadOutcome,
+    /// `targets:` of `--config`, if any.
+    targets: Option<Targets>,
+}
+
 /// Reads and loads the manifest set `args` names.
-fn load_manifests(args: &ManifestArgs) -> anyhow::Result<LoadOutcome> {
-    let vars = read_vars(args)?;
+fn load_manifests(args: &ManifestArgs) -> anyhow::Result<Loaded> {
+    let config = read_config(args)?;
+    let vars = read_vars(args, &config)?;
     let files = berth_source::read_path(&args.path)?;
     if files.is_empty() {
         bail!(
@@ -64,13 +84,72 @@ fn load_manifests(args: &ManifestArgs) -> anyhow::Result<LoadOutcome> {
             args.path.display()
         );
     }
-    Ok(manifest::load(
+    let outcome = manifest::load(
         &files,
         &LoadOptions {
             vars,
+            targets: config.targets.clone(),
             ..LoadOptions::default()
         },
-    ))
+    );
+    Ok(Loaded {
+        outcome,
+        targets: config.targets,
+    })
+}
+
+/// One target's share of a loaded manifest set, with how to reach it.
+struct TargetPart {
+    /// Its name ([`DEFAULT_TARGET`] without targets).
+    name: String,
+    /// Its connection: `--region` / `--endpoint-url` without targets; with them, the
+    /// target's region and role over `--endpoint-url`.
+    aws: berth_aws::AwsConfig,
+    /// Its valid services, and the invalid manifests that are (or may be: their target cannot
+    /// be told) its own.
+    outcome: LoadOutcome,
+}
+
+/// Splits `loaded` by target, in the order of `targets:`; a target without manifests is left
+/// out. Without targets, one part with everything.
+fn by_target(loaded: Loaded, args: &AwsArgs) -> Vec<TargetPart> {
+    let base = aws_config(args);
+    let Some(targets) = loaded.targets else {
+        return vec![TargetPart {
+            name: DEFAULT_TARGET.to_owned(),
+            aws: base,
+            outcome: loaded.outcome,
+        }];
+    };
+    targets
+        .iter()
+        .filter_map(|target| {
+            let services: Vec<_> = (loaded.outcome.services.iter())
+                .filter(|service| service.target.as_deref() == Some(target.name.as_str()))
+                .cloned()
+                .collect();
+            (!services.is_empty()).then(|| TargetPart {
+                name: target.name.clone(),
+                aws: berth_aws::AwsConfig {
+                    region: Some(target.region.clone()),
+                    role_arn: target.role_arn.clone(),
+                    external_id: target.external_id.clone(),
+                    ..base.clone()
+                },
+                outcome: LoadOutcome {
+                    services,
+                    invalid: (loaded.outcome.invalid.iter())
+                        .filter(|invalid| {
+                            invalid.target.is_none()
+                                || invalid.target.as_deref() == Some(target.name.as_str())
+                        })
+                        .cloned()
+                        .collect(),
+                    warnings: Vec::new(),
+                },
+            })
+        })
+        .collect()
 }
 
 /// The async runtime for commands that talk to AWS.
@@ -80,14 +159,18 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Connects to ECS and ECR (standard credential chain; `--endpoint-url` for an emulator).
-async fn connect_aws(args: &AwsArgs) -> berth_aws::Aws {
-    let config = berth_aws::AwsConfig {
+/// `--region` and `--endpoint-url` over the defaults (standard credential chain).
+fn aws_config(args: &AwsArgs) -> berth_aws::AwsConfig {
+    berth_aws::AwsConfig {
         region: args.region.clone(),
         endpoint_url: args.endpoint_url.clone(),
         ..berth_aws::AwsConfig::default()
-    };
-    berth_aws::connect(&config).await
+    }
+}
+
+/// Connects to ECS and ECR as `--region` and `--endpoint-url` say.
+async fn connect_aws(args: &AwsArgs) -> berth_aws::Aws {
+    berth_aws::connect(&aws_config(args)).await
 }
 
 /// The manifest source's identity for ownership tags: given, or the path as given.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::cli::{RenderArgs, RenderPart};
 
 pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
-    let outcome = super::load_manifests(&args.manifests)?;
+    let outcome = super::load_manifests(&args.manifests)?.outcome;
     let provenance = Provenance {
         repository: args.manifests.path.display().to_string(),
         revision: None,

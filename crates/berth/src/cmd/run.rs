@@ -10,7 +10,7 @@ use std::time::Duration;
 use berth_core::vocabulary::Trigger;
 use berth_engine::daemon::{self, Reconciler};
 use berth_engine::defaults::SHUTDOWN_GRACE;
-use berth_server::{DaemonView, Metrics, MetricsTelemetry};
+use berth_server::{DaemonView, Metrics, MetricsTelemetry, TargetEntry, TargetsView};
 use berth_source::{DirManifests, GitManifests, GitSource};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
@@ -33,29 +33,54 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     code
 }
 
+/// The reconcilers of a daemon, one per target.
+type Reconcilers = Vec<Reconciler<Arc<berth_aws::Aws>, Arc<berth_aws::Aws>>>;
+
+/// One reconciler per target, each with its own AWS clients (its region and role) and its
+/// metrics under its `target` label, and the `/status` view over them. Without `targets:`,
+/// `/status` keeps its one-target shape.
+async fn reconcilers(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+) -> (Reconcilers, Arc<dyn DaemonView>) {
+    let mut reconcilers = Vec::new();
+    let mut entries = Vec::new();
+    for target in settings.per_target() {
+        let aws = Arc::new(berth_aws::connect(&target.aws).await);
+        let counters = aws.counters().clone();
+        let telemetry =
+            MetricsTelemetry::new(Arc::clone(metrics), target.name.clone(), move || {
+                counters.snapshot()
+            });
+        let reconciler = Reconciler::new(Arc::clone(&aws), aws, target.daemon, Arc::new(telemetry));
+        entries.push(TargetEntry {
+            name: target.name,
+            region: target.region.unwrap_or_default(),
+            state: reconciler.state(),
+        });
+        reconcilers.push(reconciler);
+    }
+    let view: Arc<dyn DaemonView> = match (&settings.targets, entries.as_slice()) {
+        (None, [only]) => only.state.clone(),
+        _ => Arc::new(TargetsView::new(entries)),
+    };
+    (reconcilers, view)
+}
+
 /// Runs the daemon and its HTTP server until a shutdown signal.
 async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+    let (trigger_tx, trigger_rx) = mpsc::channel::<Trigger>(1);
+    let metrics = Arc::new(Metrics::new()?);
+    let (mut reconcilers, view) = reconcilers(&settings, &metrics).await;
     let Settings {
         source,
         url,
         daemon: options,
         server: server_config,
-        aws,
+        ..
     } = settings;
-    let (trigger_tx, trigger_rx) = mpsc::channel::<Trigger>(1);
-    let aws = Arc::new(berth_aws::connect(&aws).await);
-    let metrics = Arc::new(Metrics::new()?);
-    let counters = aws.counters().clone();
-    let telemetry = MetricsTelemetry::new(Arc::clone(&metrics), move || counters.snapshot());
-    let mut reconciler = Reconciler::new(
-        Arc::clone(&aws),
-        Arc::clone(&aws),
-        options,
-        Arc::new(telemetry),
-    );
 
     // HTTP: the server reads the daemon's state and sends its triggers straight to the daemon.
-    let view: Arc<dyn DaemonView> = reconciler.state();
     let router = berth_server::router(view, metrics, trigger_tx.clone(), &server_config);
     let listener = berth_server::bind(server_config.listen).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -73,7 +98,7 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     info!(
         listen = %server_config.listen,
         source = %berth_source::git::redact_url(&url),
-        source_id = %reconciler.options().repository,
+        source_id = %options.repository,
         "berth running"
     );
 
@@ -81,14 +106,14 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         Source::Directory(path) => {
             let source = DirManifests::new(path);
             let watcher = source.watch(trigger_tx)?;
-            let daemon = daemon::run(source, &mut reconciler, trigger_rx, shutdown_rx.clone());
+            let daemon = daemon::run(source, &mut reconcilers, trigger_rx, shutdown_rx.clone());
             within_grace(daemon, shutdown_rx).await;
             watcher.abort();
         }
         Source::Git(config) => {
             let source = tokio::task::spawn_blocking(move || GitSource::open(config)).await??;
             let source = GitManifests::new(source);
-            let daemon = daemon::run(source, &mut reconciler, trigger_rx, shutdown_rx.clone());
+            let daemon = daemon::run(source, &mut reconcilers, trigger_rx, shutdown_rx.clone());
             within_grace(daemon, shutdown_rx).await;
         }
     }

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::cli::{ReportFormat, ValidateArgs};
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let outcome = super::load_manifests(&args.manifests)?;
+    let outcome = super::load_manifests(&args.manifests)?.outcome;
     let mut out = std::io::stdout().lock();
     match args.format {
         ReportFormat::Text => print_text(&mut out, &outcome)?,

@@ -23,6 +23,8 @@ use sha2::Sha256;
 const WEBHOOK_SECRET: &str = "e2e-webhook-secret";
 const API_TOKEN: &str = "e2e-api-token";
 const CLUSTER: &str = "prod";
+/// The `target` label of every per-target metric without `targets:` in berth.yaml.
+const TARGET: (&str, &str) = ("target", berth_engine::defaults::DEFAULT_TARGET);
 /// Images every estate can use: `(repository, tag)`.
 const IMAGES: [(&str, &str); 6] = [
     ("web", "1.0"),
@@ -86,6 +88,21 @@ spec:
     }
 }
 
+/// A private emulator (its server-wide settings are this test's alone) whose rollouts take
+/// 0.2 s.
+pub(super) fn quick_emulator() -> Emulator {
+    let emulator = Emulator::start().expect("emulator");
+    let response = http::post_json(
+        emulator.addr(),
+        "/berth-moto/rollout-seconds",
+        &[],
+        &json!(0.2),
+    )
+    .expect("berth-moto");
+    assert!(response.is_success(), "{}", response.text());
+    emulator
+}
+
 /// A private emulator seeded with a cluster, images and a VPC, and a git repository: a bare
 /// `remote.git` the daemon follows and a `work` clone the test commits to (manifests under
 /// `services/`, followed as the source's sub-path).
@@ -98,15 +115,7 @@ pub(super) struct Estate {
 
 impl Estate {
     pub(super) fn new(services: &[ServiceFixture]) -> Estate {
-        let emulator = Emulator::start().expect("emulator");
-        let response = http::post_json(
-            emulator.addr(),
-            "/berth-moto/rollout-seconds",
-            &[],
-            &json!(0.2),
-        )
-        .expect("berth-moto");
-        assert!(response.is_success(), "{}", response.text());
+        let emulator = quick_emulator();
         let account = emulator.default_account();
         account
             .ecs("CreateCluster", json!({ "clusterName": CLUSTER }))
@@ -445,11 +454,11 @@ impl Daemon {
         daemon
     }
 
-    fn get(&self, path: &str) -> Response {
+    pub(super) fn get(&self, path: &str) -> Response {
         http::get(self.addr, path).unwrap_or_else(|err| panic!("GET {path}: {err}"))
     }
 
-    fn status(&self) -> Value {
+    pub(super) fn status(&self) -> Value {
         self.get("/status").json().expect("/status is JSON")
     }
 
@@ -521,7 +530,7 @@ impl Daemon {
             let names: Vec<&str> = labels.iter().map(|(name, _)| *name).collect();
             assert_eq!(
                 names,
-                ["operation", "outcome"],
+                ["operation", "outcome", "target"],
                 "labels of {labels:?}:\n{text}"
             );
         }
@@ -540,7 +549,7 @@ impl Daemon {
         let results = ReconcileResult::ALL.map(ReconcileResult::as_str);
         for (labels, _) in &series {
             assert!(
-                matches!(labels.as_slice(), [("result", result)] if results.contains(result)),
+                matches!(labels.as_slice(), [("result", result), TARGET] if results.contains(result)),
                 "unexpected series berth_reconcile_total{labels:?}:\n{text}"
             );
         }
@@ -901,13 +910,13 @@ fn drift_is_reverted_with_self_heal_reported_without_even_across_a_restart_and_c
     });
     let drift = daemon.metric(
         "berth_drift_total",
-        &[("cluster", CLUSTER), ("service", "web")],
+        &[("cluster", CLUSTER), ("service", "web"), TARGET],
     );
     assert!(drift >= 1.0, "berth_drift_total counts the drift: {drift}");
     assert_eq!(
         daemon.metric(
             "berth_drift_total",
-            &[("cluster", CLUSTER), ("service", "api")]
+            &[("cluster", CLUSTER), ("service", "api"), TARGET]
         ),
         0.0
     );
@@ -938,7 +947,7 @@ fn drift_is_reverted_with_self_heal_reported_without_even_across_a_restart_and_c
     );
     let drift = daemon.metric(
         "berth_drift_total",
-        &[("cluster", CLUSTER), ("service", "api")],
+        &[("cluster", CLUSTER), ("service", "api"), TARGET],
     );
     assert!(drift >= 1.0, "{drift}");
     // Another interval later it is still drifted: nothing reverted it.
@@ -988,15 +997,24 @@ print(json.dumps({'types': {}, 'samples': out}))
     let parsed: Value = serde_json::from_slice(&output.stdout).expect("json");
     let samples = &parsed["samples"];
     for (name, labels) in [
-        ("berth_reconcile_duration_seconds_bucket", vec!["le"]),
-        ("berth_reconcile_duration_seconds_count", vec![]),
-        ("berth_reconcile_total", vec!["result"]),
-        ("berth_service_status", vec!["cluster", "service", "status"]),
-        ("berth_drift_total", vec!["cluster", "service"]),
+        (
+            "berth_reconcile_duration_seconds_bucket",
+            vec!["le", "target"],
+        ),
+        ("berth_reconcile_duration_seconds_count", vec!["target"]),
+        ("berth_reconcile_total", vec!["result", "target"]),
+        (
+            "berth_service_status",
+            vec!["cluster", "service", "status", "target"],
+        ),
+        ("berth_drift_total", vec!["cluster", "service", "target"]),
         ("berth_git_fetch_duration_seconds_count", vec![]),
         ("berth_source_revision_info", vec!["revision"]),
-        ("berth_aws_requests_total", vec!["operation", "outcome"]),
-        ("berth_apply_actions_total", vec!["action"]),
+        (
+            "berth_aws_requests_total",
+            vec!["operation", "outcome", "target"],
+        ),
+        ("berth_apply_actions_total", vec!["action", "target"]),
     ] {
         let series = samples[name]
             .as_array()
@@ -1071,7 +1089,8 @@ fn a_bad_commit_applies_its_valid_change_reports_the_broken_files_and_deletes_no
             &[
                 ("cluster", CLUSTER),
                 ("service", "api"),
-                ("status", "Invalid")
+                ("status", "Invalid"),
+                TARGET
             ]
         ),
         1.0
