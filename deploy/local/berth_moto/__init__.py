@@ -65,9 +65,18 @@ Failing images and the deployment circuit breaker (:mod:`berth_moto.rollout`, :m
     reverses that (so the first ARN of ``familyPrefix=web, status=ACTIVE, sort=DESC`` is the
     family's latest ACTIVE revision).
 
+``TokenResponse.assume_role`` (STS, wrapped)
+    moto lets anyone assume any role with any ``ExternalId``. Roles listed through
+    ``POST /berth-moto/denied-roles``, and roles given a required external id through
+    ``POST /berth-moto/role-external-ids`` when the call lacks exactly that ``ExternalId``, are
+    now refused as AWS refuses them: HTTP 403, ``AccessDenied``, ``User: <caller ARN> is not
+    authorized to perform: sts:AssumeRole on resource: <role ARN>``, serialized by moto's own
+    query serializer (``<ErrorResponse><Error>...``, which botocore and the Rust SDK parse).
+
 ``moto.server.DomainDispatcherApplication`` (subclassed, :mod:`berth_moto.app`)
-    Serves ``/berth-moto/config``, ``/berth-moto/failing-images``, ``/berth-moto/rollout-seconds``
-    and ``/berth-moto/advance-clock``; ``POST /moto-api/reset`` also resets those settings. It
+    Serves ``/berth-moto/config``, ``/berth-moto/failing-images``, ``/berth-moto/rollout-seconds``,
+    ``/berth-moto/advance-clock``, ``/berth-moto/denied-roles`` and
+    ``/berth-moto/role-external-ids``; ``POST /moto-api/reset`` also resets those settings. It
     remembers moto's choice of backend per host: moto lists its package directory on every
     request to make it (about 1.5 ms of CPU, a quarter to a third of a small call).
 

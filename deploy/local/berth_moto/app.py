@@ -1,11 +1,12 @@
 """moto's WSGI application plus the ``/berth-moto/`` control endpoints.
 
 Every endpoint works on the account named by the ``x-moto-account-id`` header, or server-wide
-when there is none (an account's own setting wins over the server-wide one):
+when there is none (an account's own setting wins over the server-wide one), except the two STS
+ones, which are always server-wide (they ignore the header):
 
 ``GET /berth-moto/config``
-    ``{"account", "failingImages", "rolloutSeconds", "clockOffsetSeconds", "motoVersion"}`` as
-    they apply to that account (or server-wide).
+    ``{"account", "failingImages", "rolloutSeconds", "clockOffsetSeconds", "deniedRoles",
+    "roleExternalIds", "motoVersion"}`` as they apply to that account (or server-wide).
 ``POST /berth-moto/failing-images``
     Body: a JSON list of substrings (``["bad:broken", "@sha256:dead"]``), or ``null`` to make an
     account use the server-wide list again. Applies to deployments started afterwards.
@@ -14,9 +15,20 @@ when there is none (an account's own setting wins over the server-wide one):
 ``POST /berth-moto/advance-clock``
     Body: a JSON number of seconds >= 0 to move the emulator's clock forward (for one account, or
     for all): rollouts due by then complete on the next look, without waiting.
+``POST /berth-moto/denied-roles``
+    Body: a JSON list of role ARNs (``["arn:aws:iam::200000000001:role/deploy"]``), replacing the
+    list; ``null`` or ``[]`` clears it. Server-wide. STS ``AssumeRole`` of a listed role then
+    fails as AWS fails it when the role's trust policy refuses the caller: HTTP 403,
+    ``AccessDenied``, ``User: <caller ARN> is not authorized to perform: sts:AssumeRole on
+    resource: <role ARN>`` (moto lets anyone assume any role).
+``POST /berth-moto/role-external-ids``
+    Body: a JSON object ``{"<role ARN>": "<external id>"}``, replacing the previous one; ``null``
+    or ``{}`` clears it (a ``null`` value: no requirement for that role). Server-wide.
+    ``AssumeRole`` of such a role without exactly that ``ExternalId`` fails the same way.
 
 Each answers with the resulting ``config`` document; bad input gets a 400 with ``{"message"}``.
-``POST /moto-api/reset`` also resets these settings to the environment's values.
+``POST /moto-api/reset`` also resets these settings to the environment's values (and clears the
+denied roles and external ids).
 
 Routing is moto's, remembered: moto's dispatcher finds a request's backend by listing its own
 package directory (a ``stat`` for each of its 180-odd entries) and trying every service's URL
@@ -53,6 +65,8 @@ def _config_document(account: str | None) -> dict[str, Any]:
         "failingImages": effective.failing_images,
         "rolloutSeconds": effective.rollout_seconds,
         "clockOffsetSeconds": effective.clock_offset,
+        "deniedRoles": list(CONFIG.denied_roles),
+        "roleExternalIds": dict(CONFIG.role_external_ids),
         "motoVersion": MOTO_VERSION,
     }
 
@@ -75,6 +89,24 @@ def _images(value: Any) -> list[str] | None:
     return [item.strip() for item in value if item.strip()]
 
 
+def _roles(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise BadRequest("expected a JSON list of role ARNs")
+    return [item.strip() for item in value if item.strip()]
+
+
+def _external_ids(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(item, str) or item is None for item in value.values()
+    ):
+        raise BadRequest("expected a JSON object of role ARN to external id (a string or null)")
+    return {arn.strip(): item for arn, item in value.items() if arn.strip() and item is not None}
+
+
 def handle(method: str, path: str, account: str | None, body: bytes) -> tuple[int, Any]:
     """One control request: ``(status, JSON document)``."""
     action = path[len(PREFIX) :].strip("/")
@@ -86,6 +118,9 @@ def handle(method: str, path: str, account: str | None, body: bytes) -> tuple[in
             account, _seconds(v, nullable=True)
         ),
         "advance-clock": lambda v: CONFIG.advance_clock(account, _seconds(v, nullable=False)),
+        # Server-wide whatever the header says.
+        "denied-roles": lambda v: CONFIG.set_denied_roles(_roles(v)),
+        "role-external-ids": lambda v: CONFIG.set_role_external_ids(_external_ids(v)),
     }
     if action not in setters and action != "config":
         return 404, {"message": f"no such endpoint: {path}"}

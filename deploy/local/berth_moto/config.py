@@ -1,9 +1,11 @@
-"""The extension's settings: rollout time, failing images and a clock offset, per account.
+"""The extension's settings: rollout time, failing images and a clock offset, per account;
+roles STS refuses to let anyone assume, server-wide.
 
 Server-wide values come from the environment at start (and again on ``POST /moto-api/reset``);
 the ``/berth-moto/`` endpoints change them at run time, either server-wide (no account header)
 or for one account (``x-moto-account-id``). An account's own value, once set, replaces the
-server-wide one for that account; the clock offsets of both add up.
+server-wide one for that account; the clock offsets of both add up. The STS settings (denied
+roles, required external ids) exist server-wide only: a role ARN names its account already.
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ class Config:
 
     server: Scope = field(default_factory=Scope)
     accounts: dict[str, Scope] = field(default_factory=dict)
+    #: Role ARNs whose ``AssumeRole`` is refused (server-wide).
+    denied_roles: list[str] = field(default_factory=list)
+    #: Role ARN -> the ``ExternalId`` its ``AssumeRole`` must carry (server-wide).
+    role_external_ids: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self, environ: dict[str, str] | None = None) -> None:
@@ -78,6 +84,8 @@ class Config:
         with self.lock:
             self.server = server
             self.accounts = {}
+            self.denied_roles = []
+            self.role_external_ids = {}
 
     def scope(self, account: str | None) -> Scope:
         with self.lock:
@@ -118,6 +126,25 @@ class Config:
         scope = self.scope(account)
         with self.lock:
             scope.clock_offset += seconds
+
+    def set_denied_roles(self, roles: list[str] | None) -> None:
+        """Replaces the denied role ARNs (``None`` or ``[]``: none)."""
+        with self.lock:
+            self.denied_roles = list(dict.fromkeys(roles or []))
+
+    def set_role_external_ids(self, external_ids: dict[str, str] | None) -> None:
+        """Replaces the required external ids (``None`` or ``{}``: none)."""
+        with self.lock:
+            self.role_external_ids = dict(external_ids or {})
+
+    def assume_role_allowed(self, role_arn: str | None, external_id: str | None) -> bool:
+        """Whether STS lets anyone assume ``role_arn`` with ``external_id``: not when the role
+        is denied, nor when it requires an external id and this is not exactly that one."""
+        with self.lock:
+            if role_arn in self.denied_roles:
+                return False
+            required = self.role_external_ids.get(role_arn or "")
+            return required is None or external_id == required
 
 
 CONFIG = Config()

@@ -1,4 +1,5 @@
-"""The patches to moto's ECS backend and responses (see the package docstring for the why).
+"""The patches to moto's ECS backend and responses, and to STS's AssumeRole (see the package
+docstring for the why).
 
 Each one wraps moto's own function and keeps its behaviour except for the fix; :func:`install`
 applies them once.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
+import warnings
 from typing import Any, Callable
 
 from moto.core.responses import ActionResult
@@ -20,6 +22,8 @@ from moto.ecs.exceptions import (
 )
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.sts.exceptions import STSClientError
+from moto.sts.responses import TokenResponse
 
 from . import rollout
 from .config import CONFIG
@@ -50,6 +54,25 @@ DAEMON_PERCENTS = {"maximumPercent": 100, "minimumHealthyPercent": 0}
 SERVICE_DEFAULTS = {"enableExecuteCommand": False, "enableECSManagedTags": False}
 
 _TASK_DEFINITION_ARN = re.compile(r"task-definition/(?P<family>[^:]+):(?P<revision>\d+)$")
+
+
+#: The HTTP status of STS's ``AccessDenied`` (botocore's STS model has no shape for it, so moto's
+#: serializer would answer 400).
+ACCESS_DENIED_STATUS = 403
+
+
+class AssumeRoleAccessDenied(STSClientError):
+    """What STS answers when a role's trust policy (or its ``sts:ExternalId`` condition) refuses
+    the caller. Serialized by moto like its own STS errors: ``<ErrorResponse><Error><Type>Sender
+    </Type><Code>AccessDenied</Code><Message>...</Message></Error><RequestId>...``."""
+
+    code = "AccessDenied"
+
+    def __init__(self, caller_arn: str, role_arn: str) -> None:
+        super().__init__(
+            f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: "
+            f"{role_arn}"
+        )
 
 
 def merge_deployment_configuration(
@@ -191,3 +214,23 @@ def install() -> None:
 
         arns.sort(key=key, reverse=self._get_param("sort") == "DESC")
         return result
+
+    # moto warns (once per role ARN) that AccessDenied is no error shape in STS's model; STS
+    # answers it all the same.
+    warnings.filterwarnings(
+        "ignore", message=r"Exception\(AssumeRoleAccessDenied\) with code AccessDenied "
+    )
+
+    @_wrap(TokenResponse, "assume_role")
+    def assume_role(original, self: TokenResponse) -> Any:
+        role_arn = self._get_param("RoleArn")
+        if CONFIG.assume_role_allowed(role_arn, self._get_param("ExternalId")):
+            return original(self)
+        _, caller_arn, _ = self.backend.get_caller_identity(self.get_access_key(), self.region)
+        # moto's own serialization of a raised STS error (BaseResponse.call_action), with the
+        # status AWS gives AccessDenied.
+        _, headers, body = self.serialized(
+            ActionResult(AssumeRoleAccessDenied(caller_arn, role_arn))
+        )
+        headers["status"] = ACCESS_DENIED_STATUS
+        return body, headers

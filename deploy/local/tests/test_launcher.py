@@ -18,6 +18,8 @@ def test_config_reports_the_extension_and_its_settings(server):
         "failingImages": [ENV_FAILING_IMAGES],
         "rolloutSeconds": ROLLOUT_SECONDS,
         "clockOffsetSeconds": 0.0,
+        "deniedRoles": [],
+        "roleExternalIds": {},
         "motoVersion": "5.2.5",
     }
 

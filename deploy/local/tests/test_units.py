@@ -41,6 +41,21 @@ def test_account_settings_override_the_server_wide_ones():
     assert config.effective("111111111111").rollout_seconds == 2.0
 
 
+def test_assume_role_is_refused_for_denied_roles_and_other_external_ids():
+    config = Config()
+    role, guarded = "arn:aws:iam::111111111111:role/a", "arn:aws:iam::111111111111:role/b"
+    config.set_denied_roles([role])
+    config.set_role_external_ids({guarded: "id-1"})
+    assert not config.assume_role_allowed(role, None)
+    assert not config.assume_role_allowed(role, "id-1")
+    assert [config.assume_role_allowed(guarded, e) for e in (None, "", "id-2", "id-1")] == [
+        False, False, False, True,
+    ]
+    assert config.assume_role_allowed("arn:aws:iam::111111111111:role/c", None)
+    config.reset({})
+    assert config.assume_role_allowed(role, None) and config.assume_role_allowed(guarded, None)
+
+
 def test_failing_images_match_substrings_of_non_ecr_images():
     images = ["nginx:1.27", "registry.example.com/team/app:v2-broken"]
     assert failing_image(images, ["app:v2"]) == images[1]
