@@ -1,5 +1,5 @@
-//! The adapter's error: what went wrong talking to ECS or ECR, with AWS's own error code and
-//! message kept, so a log line says exactly what AWS said.
+//! The adapter's error: what went wrong talking to ECS, ECR or DynamoDB, with AWS's own error
+//! code and message kept, so a log line says exactly what AWS said.
 
 use std::fmt;
 
@@ -11,14 +11,14 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::convert::ConvertError;
 
-/// Why an ECS or ECR call failed (after the SDK's retries).
+/// Why an ECS, ECR or DynamoDB call failed (after the SDK's retries).
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     /// AWS answered with an error: e.g. `ClusterNotFoundException`, `AccessDeniedException`,
     /// `ThrottlingException` once the retries are spent.
     #[error("{service} {operation}: {code}: {message}")]
     Api {
-        /// `ECS` or `ECR`.
+        /// `ECS`, `ECR` or `DynamoDB`.
         service: &'static str,
         /// The operation, e.g. `DescribeServices`.
         operation: &'static str,
@@ -33,7 +33,7 @@ pub enum AwsError {
     /// credentials), it timed out, the connection failed, or the answer could not be read.
     #[error("{service} {operation}: {kind}: {message}")]
     Call {
-        /// `ECS` or `ECR`.
+        /// `ECS`, `ECR` or `DynamoDB`.
         service: &'static str,
         /// The operation.
         operation: &'static str,
@@ -56,7 +56,7 @@ pub enum AwsError {
     /// An answer lacks something berth needs (e.g. a service without its name or ARN).
     #[error("{service} {operation}: the answer has no {what}")]
     Incomplete {
-        /// `ECS` or `ECR`.
+        /// `ECS`, `ECR` or `DynamoDB`.
         service: &'static str,
         /// The operation.
         operation: &'static str,

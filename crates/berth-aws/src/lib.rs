@@ -6,7 +6,8 @@
 //! `list_services`, `describe_images`) batch as the APIs allow and convert answers into
 //! `berth_core::live` types through the generated [`convert`] module; its writes register task
 //! definitions, create, update, tag and delete services. [`Aws`] implements berth-engine's ports
-//! (`EcsRead`, `EcsWrite`, `ImageRegistry`). Every request is counted in [`ApiCounters`].
+//! (`EcsRead`, `EcsWrite`, `ImageRegistry`); [`DynamoLeases`] implements its `LeaseStore` on a
+//! DynamoDB table. Every request is counted in [`ApiCounters`].
 //!
 //! Writes stay safe when an answer is lost (ECS applied the call, berth saw a 5xx, a timeout or
 //! a dropped connection): `RegisterTaskDefinition` is never retried blindly (the SDK's retries
@@ -20,6 +21,7 @@ mod ecr;
 mod ecs;
 mod error;
 mod interceptors;
+mod leases;
 mod ports;
 mod write;
 
@@ -37,6 +39,7 @@ use tokio::sync::OnceCell;
 pub use config::{AwsConfig, RetryMode};
 pub use error::{AwsError, CallFailure};
 pub use interceptors::{ApiCounters, SUCCESS, TRANSPORT_ERROR};
+pub use leases::DynamoLeases;
 
 use interceptors::{CountingInterceptor, HeaderInterceptor};
 

@@ -1,4 +1,4 @@
-//! berth-aws against the ECS/ECR emulator (moto, started once for this binary by
+//! berth-aws against the ECS/ECR/DynamoDB emulator (moto, started once for this binary by
 //! berth-testkit). Every test works in its own emulated account, selected by the
 //! `x-moto-account-id` header on every SDK request.
 //!
@@ -30,6 +30,10 @@ mod plan;
 /// Applies against the emulator (issue: apply).
 #[path = "aws/apply.rs"]
 mod apply;
+
+/// The lease table on the emulator's DynamoDB (issue 13).
+#[path = "aws/leases.rs"]
+mod leases;
 
 /// An adapter talking to `account` on the emulator, with static test credentials; retries off
 /// (`max_attempts: 1`) so that every count is one request.

@@ -12,8 +12,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region};
 use berth_aws::Aws;
 use berth_core::live::Deployment;
 use berth_core::live::ServiceEvent;
@@ -26,9 +24,9 @@ use berth_engine::apply::{
 use berth_engine::read_live;
 use berth_engine::rollout::{RolloutObserver, RolloutTiming};
 use berth_testkit::faults::{Fault, FaultPlan, FaultProxy, FaultRates};
-use berth_testkit::{ACCOUNT_HEADER, Emulator, TestAccount};
+use berth_testkit::{Emulator, TestAccount};
 use serde_json::{Value, json};
-use support::{berth_moto, emulator_account, revisions, test_credentials};
+use support::{adapter_through, berth_moto, emulator_account, revisions};
 
 /// What this binary shares with `tests/aws.rs`.
 mod support;
@@ -80,26 +78,6 @@ fn prepared_account() -> TestAccount {
         .ecs("CreateCluster", json!({ "clusterName": "prod" }))
         .expect("CreateCluster");
     account
-}
-
-/// An adapter for `account` whose requests go through `proxy`: up to 6 attempts per call with a
-/// short backoff (10 ms, doubling), so a test under 25 % faults takes seconds, not minutes.
-async fn adapter_through(account: &TestAccount, proxy: &FaultProxy) -> Aws {
-    let retry = RetryConfig::standard()
-        .with_max_attempts(6)
-        .with_initial_backoff(Duration::from_millis(10))
-        .with_max_backoff(Duration::from_millis(200));
-    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(account.region()))
-        .endpoint_url(proxy.endpoint())
-        .credentials_provider(test_credentials())
-        .retry_config(retry)
-        .load()
-        .await;
-    Aws::from_sdk_config(
-        sdk_config,
-        vec![(ACCOUNT_HEADER.to_string(), account.id().to_string())],
-    )
 }
 
 // --- manifests ---------------------------------------------------------------------------------

@@ -4,11 +4,11 @@
 //! What berth can call is read from the source of this crate (the only one that names AWS SDK
 //! types): every SDK fluent-builder call (`self.ecs.describe_services()`, `self.ecs_client()
 //! .tag_resource()`, however the chain is spread over lines) whose method is one of the real
-//! operations of `aws-sdk-ecs` or `aws-sdk-ecr`. The operations are listed from those crates' own
-//! sources (`src/operation/`, located with `cargo metadata`), so a method that is not an
-//! operation is never counted and a new operation call always is. Each operation becomes the IAM
-//! action of the same name (`ecs:DescribeServices`), plus the actions the call implies
-//! ([`IMPLIED`]). The task role's `Allow` statements are read from the template (CloudFormation
+//! operations of `aws-sdk-ecs`, `aws-sdk-ecr` or `aws-sdk-dynamodb`. The operations are listed
+//! from those crates' own sources (`src/operation/`, located with `cargo metadata`), so a method
+//! that is not an operation is never counted and a new operation call always is. Each operation
+//! becomes the IAM action of the same name (`ecs:DescribeServices`), plus the actions the call
+//! implies ([`IMPLIED`]). The task role's `Allow` statements are read from the template (CloudFormation
 //! short tags such as `!Ref`, `!Sub` and `!If` included) and the two sets compared.
 //!
 //! The template's structural rules are checked too: `iam:PassRole` only on named roles and only
@@ -38,7 +38,7 @@ const SELF_MANIFEST: &str = "deploy/aws/manifest/berth.yaml";
 const SELF_MANIFEST_VARS: &str = "deploy/aws/manifest/vars.example.yaml";
 
 /// The SDK crates berth-aws calls AWS through, by the name berth-aws depends on them.
-const SDK_CRATES: [&str; 2] = ["aws_sdk_ecs", "aws_sdk_ecr"];
+const SDK_CRATES: [&str; 3] = ["aws_sdk_ecs", "aws_sdk_ecr", "aws_sdk_dynamodb"];
 
 /// Actions a call needs besides its own, and why. IAM authorizes some requests as more than one
 /// action; these are the ones berth's calls trigger.

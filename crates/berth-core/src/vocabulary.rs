@@ -212,6 +212,9 @@ pub enum Trigger {
     Manual,
     /// A file changed in the watched manifest directory.
     Watch,
+    /// This replica took a target's lease (`lease.table`): reconcile that target now. Wakes
+    /// the daemon only; it fetches nothing and reconciles no other target.
+    Lease,
 }
 
 impl Trigger {
@@ -221,6 +224,7 @@ impl Trigger {
             Trigger::Webhook { .. } => "Webhook",
             Trigger::Manual => "Manual",
             Trigger::Watch => "Watch",
+            Trigger::Lease => "Lease",
         }
     }
 
@@ -229,6 +233,12 @@ impl Trigger {
     /// manifests in a watched directory.
     pub const fn retries_failed(&self) -> bool {
         matches!(self, Trigger::Manual | Trigger::Watch)
+    }
+
+    /// Whether this trigger asks for a fetch and a full reconcile of every target (all but
+    /// [`Trigger::Lease`], which only wakes the daemon to start on the target it took).
+    pub const fn forces_reconcile(&self) -> bool {
+        !matches!(self, Trigger::Lease)
     }
 }
 
@@ -397,6 +407,7 @@ mod tests {
             Trigger::Webhook { after: None },
             Trigger::Manual,
             Trigger::Watch,
+            Trigger::Lease,
         ];
         let row = OPERATIONS
             .lines()
@@ -411,5 +422,7 @@ mod tests {
         }
         assert!(!Trigger::Webhook { after: None }.retries_failed());
         assert!(Trigger::Manual.retries_failed() && Trigger::Watch.retries_failed());
+        assert!(!Trigger::Lease.retries_failed() && !Trigger::Lease.forces_reconcile());
+        assert!(Trigger::Manual.forces_reconcile());
     }
 }

@@ -27,3 +27,15 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// The target's name when berth.yaml has no `targets:` (one account and region, from the
 /// standard chain): the `target` label of every metric then reads `default`.
 pub const DEFAULT_TARGET: &str = "default";
+
+/// How long a target's lease (`lease.table`) lasts after each claim: a replica that dies stops
+/// holding its targets this long after its last renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// How often a replica renews its leases and looks for free ones: a third of the TTL, so two
+/// renewals can fail before a lease runs out.
+pub const LEASE_RENEW_EVERY: Duration = Duration::from_secs(10);
+
+/// How long before its lease ends a replica stops writing to the target (clock differences
+/// between replicas, a slow claim, a paused process).
+pub const LEASE_MARGIN: Duration = Duration::from_secs(5);

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod daemon;
 pub mod defaults;
 pub mod import;
+pub mod lease;
 pub mod ports;
 pub mod read;
 pub mod rollout;

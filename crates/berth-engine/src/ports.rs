@@ -215,3 +215,86 @@ impl<T: EcsWrite> EcsWrite for Arc<T> {
         T::untag_resource(self, arn, keys)
     }
 }
+
+/// One record of the lease table (`lease.table`): a target's lease, or a replica's heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRecord {
+    /// `target#<name>` or `replica#<id>` ([`lease_key`]).
+    pub key: String,
+    /// The replica that holds it.
+    pub holder: String,
+    /// When it ends, in milliseconds since the Unix epoch, by the holder's clock.
+    pub expires_ms: u64,
+    /// Bumped by every claim that changes the holder: a new holder always sees a new version.
+    pub version: u64,
+}
+
+/// The key of a target's lease, or of a replica's heartbeat, in the lease table.
+pub fn lease_key(kind: LeaseKind, name: &str) -> String {
+    match kind {
+        LeaseKind::Target => format!("target#{name}"),
+        LeaseKind::Replica => format!("replica#{name}"),
+    }
+}
+
+/// What a [`LeaseRecord`] is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseKind {
+    /// Who reconciles a target.
+    Target,
+    /// A replica that is alive (counted for the fair share).
+    Replica,
+}
+
+/// The lease table (DynamoDB in `berth-aws`, a map in `berth-testkit::fake`). Every write is
+/// conditional, so two replicas never both hold one key.
+pub trait LeaseStore: Send + Sync {
+    /// The adapter's error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Every record, read consistently.
+    fn scan(&self) -> impl Future<Output = Result<Vec<LeaseRecord>, Self::Error>> + Send;
+
+    /// Takes or renews `key` for `holder` until `expires_ms`, if it is free, expired at
+    /// `now_ms`, or already `holder`'s; `None` when another holder has it.
+    fn claim(
+        &self,
+        key: &str,
+        holder: &str,
+        now_ms: u64,
+        expires_ms: u64,
+    ) -> impl Future<Output = Result<Option<LeaseRecord>, Self::Error>> + Send;
+
+    /// Gives `key` up (it expires at once) if `holder` still has it; nothing otherwise.
+    fn release(
+        &self,
+        key: &str,
+        holder: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+impl<T: LeaseStore> LeaseStore for Arc<T> {
+    type Error = T::Error;
+
+    fn scan(&self) -> impl Future<Output = Result<Vec<LeaseRecord>, Self::Error>> + Send {
+        T::scan(self)
+    }
+
+    fn claim(
+        &self,
+        key: &str,
+        holder: &str,
+        now_ms: u64,
+        expires_ms: u64,
+    ) -> impl Future<Output = Result<Option<LeaseRecord>, Self::Error>> + Send {
+        T::claim(self, key, holder, now_ms, expires_ms)
+    }
+
+    fn release(
+        &self,
+        key: &str,
+        holder: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        T::release(self, key, holder)
+    }
+}

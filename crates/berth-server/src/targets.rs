@@ -26,7 +26,7 @@ const SOURCE_FIELDS: [&str; 5] = [
 ];
 
 /// The fields of a state's JSON that belong to its target: they appear under `targets.<name>`.
-const TARGET_FIELDS: [&str; 2] = ["lastReconcile", "services"];
+const TARGET_FIELDS: [&str; 3] = ["lastReconcile", "services", "lease"];
 
 /// One target of the daemon, as `/status` names it.
 #[derive(Debug, Clone)]

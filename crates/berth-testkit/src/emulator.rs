@@ -1,5 +1,5 @@
 //! The moto emulator process (one shared per test binary, or private to a test) and the isolated
-//! [`TestAccount`]s tests use on it, with raw ECS, ECR and EC2 API calls.
+//! [`TestAccount`]s tests use on it, with raw ECS, ECR, EC2 and DynamoDB API calls.
 //!
 //! moto runs with berth's emulator extension (`deploy/local/berth_moto`, see
 //! `deploy/local/README.md`): `python -m berth_moto`, with the Python of the `moto_server` that
@@ -55,6 +55,11 @@ const ACCOUNT_BASE: u64 = 200_000_000_000;
 
 const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
 const ECR_TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921";
+const DYNAMODB_TARGET_PREFIX: &str = "DynamoDB_20120810";
+/// The `Content-Type` of ECS's and ECR's JSON protocol.
+const JSON_1_1: &str = "application/x-amz-json-1.1";
+/// The `Content-Type` of DynamoDB's JSON protocol.
+const JSON_1_0: &str = "application/x-amz-json-1.0";
 const EC2_API_VERSION: &str = "2016-11-15";
 const MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
@@ -400,12 +405,38 @@ impl TestAccount {
     /// Calls an ECS operation (e.g. `"CreateCluster"`) with a JSON request body and returns the
     /// JSON response; an error answer becomes [`EmulatorError::Api`].
     pub fn ecs(&self, operation: &str, body: Value) -> Result<Value, EmulatorError> {
-        self.json_call("ecs", ECS_TARGET_PREFIX, operation, &body)
+        self.json_call("ecs", ECS_TARGET_PREFIX, JSON_1_1, operation, &body)
     }
 
     /// Calls an ECR operation (e.g. `"DescribeImages"`); see [`TestAccount::ecs`].
     pub fn ecr(&self, operation: &str, body: Value) -> Result<Value, EmulatorError> {
-        self.json_call("ecr", ECR_TARGET_PREFIX, operation, &body)
+        self.json_call("ecr", ECR_TARGET_PREFIX, JSON_1_1, operation, &body)
+    }
+
+    /// Calls a DynamoDB operation (e.g. `"GetItem"`); see [`TestAccount::ecs`].
+    pub fn dynamodb(&self, operation: &str, body: Value) -> Result<Value, EmulatorError> {
+        self.json_call(
+            "dynamodb",
+            DYNAMODB_TARGET_PREFIX,
+            JSON_1_0,
+            operation,
+            &body,
+        )
+    }
+
+    /// Creates a DynamoDB table shaped as berth's lease table: partition key `key` (a string),
+    /// billed per request.
+    pub fn create_lease_table(&self, name: &str) -> Result<(), EmulatorError> {
+        self.dynamodb(
+            "CreateTable",
+            json!({
+                "TableName": name,
+                "AttributeDefinitions": [{ "AttributeName": "key", "AttributeType": "S" }],
+                "KeySchema": [{ "AttributeName": "key", "KeyType": "HASH" }],
+                "BillingMode": "PAY_PER_REQUEST",
+            }),
+        )
+        .map(|_| ())
     }
 
     /// Calls an EC2 query-protocol action (e.g. `"DescribeSubnets"`) with form parameters such
@@ -539,6 +570,7 @@ impl TestAccount {
         &self,
         service: &str,
         target_prefix: &str,
+        content_type: &str,
         operation: &str,
         body: &Value,
     ) -> Result<Value, EmulatorError> {
@@ -549,7 +581,7 @@ impl TestAccount {
             "/",
             &[
                 ("X-Amz-Target", &target),
-                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Content-Type", content_type),
                 (ACCOUNT_HEADER, &self.id),
                 ("Authorization", &authorization),
             ],

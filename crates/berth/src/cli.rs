@@ -322,6 +322,15 @@ pub struct RunArgs {
     /// environment alone; wins over the file's.
     #[arg(long, value_name = "YAML", env = "BERTH_TARGETS")]
     pub targets: Option<String>,
+    /// `lease.table`: the DynamoDB table replicas share targets through.
+    #[arg(long, env = "BERTH_LEASE_TABLE")]
+    pub lease_table: Option<String>,
+    /// `lease.ttl`.
+    #[arg(long, env = "BERTH_LEASE_TTL")]
+    pub lease_ttl: Option<humantime::Duration>,
+    /// `lease.renewEvery`.
+    #[arg(long, env = "BERTH_LEASE_RENEW_EVERY")]
+    pub lease_renew_every: Option<humantime::Duration>,
     /// `reconcile.progressDeadline`.
     #[arg(long, env = "BERTH_PROGRESS_DEADLINE")]
     pub progress_deadline: Option<humantime::Duration>,

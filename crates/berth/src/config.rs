@@ -34,6 +34,26 @@ pub struct ConfigFile {
     /// one account and region from `aws:` and the standard chain.
     #[serde(default, deserialize_with = "targets")]
     pub targets: Option<Targets>,
+    /// Leases, for several replicas (docs/operations.md, "Running several replicas").
+    #[serde(default)]
+    pub lease: LeaseSection,
+}
+
+/// `lease:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LeaseSection {
+    /// The DynamoDB table of leases (in `aws.region`); without it, one replica owns all.
+    pub table: Option<String>,
+    /// How long a lease lasts after each renewal.
+    #[serde(default, deserialize_with = "duration")]
+    pub ttl: Option<Duration>,
+    /// How often leases are renewed.
+    #[serde(default, deserialize_with = "duration")]
+    pub renew_every: Option<Duration>,
+    /// How long before its lease ends a replica stops writing.
+    #[serde(default, deserialize_with = "duration")]
+    pub margin: Option<Duration>,
 }
 
 /// `source:`. `Debug` masks any credentials in the URL.

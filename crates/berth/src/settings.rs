@@ -10,7 +10,8 @@ use berth_aws::AwsConfig;
 use berth_core::manifest::ServiceId;
 use berth_core::target::Targets;
 use berth_engine::daemon::DaemonOptions;
-use berth_engine::defaults::DEFAULT_TARGET;
+use berth_engine::defaults::{DEFAULT_TARGET, LEASE_MARGIN, LEASE_RENEW_EVERY, LEASE_TTL};
+use berth_engine::lease::LeaseOptions;
 use berth_server::ServerConfig;
 use berth_source::{GitAuth, GitConfig, Secret};
 
@@ -41,6 +42,17 @@ pub struct Settings {
     pub aws: AwsConfig,
     /// `targets:` of berth.yaml, if any.
     pub targets: Option<Targets>,
+    /// `lease:`, when replicas share the targets.
+    pub lease: Option<LeaseSettings>,
+}
+
+/// Where and how replicas lease targets.
+#[derive(Debug, Clone)]
+pub struct LeaseSettings {
+    /// The DynamoDB table (in the base `aws` region and account).
+    pub table: String,
+    /// This replica's id and timings.
+    pub options: LeaseOptions,
 }
 
 /// One target's share of the settings: what `berth run` makes a reconciler of.
@@ -135,6 +147,7 @@ impl Settings {
                 Some(text) => Some(crate::config::parse_targets("BERTH_TARGETS", text)?),
                 None => file.targets.clone(),
             },
+            lease: lease_settings(flags, file)?,
         })
     }
 
@@ -194,6 +207,50 @@ fn daemon_options(flags: &RunArgs, file: &ConfigFile) -> DaemonOptions {
         vars,
         ..default
     }
+}
+
+/// `lease:` (`--lease-*`, `BERTH_LEASE_*`) over the engine's defaults; `None` without a table.
+fn lease_settings(flags: &RunArgs, file: &ConfigFile) -> anyhow::Result<Option<LeaseSettings>> {
+    let section = &file.lease;
+    let Some(table) = flags.lease_table.clone().or_else(|| section.table.clone()) else {
+        return Ok(None);
+    };
+    let ttl = (flags.lease_ttl.map(Into::into).or(section.ttl)).unwrap_or(LEASE_TTL);
+    let renew_every = (flags.lease_renew_every.map(Into::into))
+        .or(section.renew_every)
+        .unwrap_or(LEASE_RENEW_EVERY);
+    let margin = section.margin.unwrap_or(LEASE_MARGIN.min(ttl / 6));
+    if renew_every + margin >= ttl {
+        anyhow::bail!(
+            "lease: renewEvery ({}) plus margin ({}) must be shorter than ttl ({}), or a replica stops writing before it renews; e.g. ttl 30s, renewEvery 10s",
+            humantime::format_duration(renew_every),
+            humantime::format_duration(margin),
+            humantime::format_duration(ttl)
+        );
+    }
+    Ok(Some(LeaseSettings {
+        table,
+        options: LeaseOptions {
+            replica: replica_id(),
+            ttl,
+            renew_every,
+            margin,
+        },
+    }))
+}
+
+/// This process's replica id: the host name (a Fargate task's is its own), the process id and
+/// the start time, so two processes never share one.
+fn replica_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "berth".to_owned());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_nanos());
+    format!("{host}-{}-{started:08x}", std::process::id())
 }
 
 /// `reconcile.selfService` (`--self-service`, `BERTH_SELF_SERVICE`): `cluster/name`.

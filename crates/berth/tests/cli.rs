@@ -24,6 +24,10 @@ mod shutdown;
 #[path = "cli/targets.rs"]
 mod targets;
 
+/// Replicas sharing the targets through leases (issue: accounts and HA).
+#[path = "cli/replicas.rs"]
+mod replicas;
+
 fn berth(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)

@@ -24,7 +24,7 @@ pub use backoff::Backoff;
 /// The daemon reports in berth-core's vocabulary; re-exported so call sites name one module.
 pub use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status, Trigger};
 pub use reconcile::{Reconciler, Requeue};
-pub use state::{DaemonState, InvalidFile, NoTelemetry, ServiceState, Telemetry};
+pub use state::{DaemonState, InvalidFile, LeaseState, NoTelemetry, ServiceState, Telemetry};
 
 /// The manifests at one revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,10 +192,7 @@ pub async fn run<S, E, R>(
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
             trigger = triggers.recv(), if triggers_open => match trigger {
-                Some(trigger) => {
-                    forced = true;
-                    take_triggers(trigger, &mut triggers, reconcilers);
-                }
+                Some(trigger) => forced = take_triggers(trigger, &mut triggers, reconcilers),
                 None => triggers_open = false,
             },
             _ = shutdown.changed() => {}
@@ -205,25 +202,31 @@ pub async fn run<S, E, R>(
 }
 
 /// A trigger and any that queued behind it are one reconcile; a request or a manifest edit
-/// retries failed services now (docs/operations.md, "When a rollout fails").
+/// retries failed services now (docs/operations.md, "When a rollout fails"). Whether they ask
+/// for a fetch and a full reconcile ([`Trigger::forces_reconcile`]); a lease taken only wakes
+/// the loop, which then starts on the target whose lease is new.
 fn take_triggers<E, R>(
     trigger: Trigger,
     triggers: &mut mpsc::Receiver<Trigger>,
     reconcilers: &mut [Reconciler<E, R>],
-) where
+) -> bool
+where
     E: crate::ports::EcsWrite,
     R: crate::ports::ImageRegistry,
 {
     info!(?trigger, "reconcile requested");
     let mut retry = trigger.retries_failed();
+    let mut forced = trigger.forces_reconcile();
     while let Ok(more) = triggers.try_recv() {
         retry |= more.retries_failed();
+        forced |= more.forces_reconcile();
     }
     if retry {
         for reconciler in reconcilers {
             reconciler.clear_backoff();
         }
     }
+    forced
 }
 
 /// Shows a fetch's result in every target's `/status` and keeps a good snapshot; whether it
@@ -351,6 +354,9 @@ struct WorkSchedule {
     requeue_at: Option<Instant>,
     /// The next look at the rollouts in flight only.
     poll_at: Option<Instant>,
+    /// Whether the target's lease was held at the last look (always, without leases): a lease
+    /// newly taken starts with a full reconcile.
+    held: bool,
 }
 
 impl WorkSchedule {
@@ -359,6 +365,7 @@ impl WorkSchedule {
             full_at: now,
             requeue_at: None,
             poll_at: None,
+            held: true,
         }
     }
 
@@ -374,7 +381,19 @@ impl WorkSchedule {
         R: crate::ports::ImageRegistry,
     {
         let now = Instant::now();
-        if self.full_due(due, now) {
+        let taken = !self.held;
+        self.held = reconciler.holds_lease(now);
+        if !self.held {
+            // Another replica (or none, for now) reconciles this target; taking its lease
+            // wakes the loop (`Trigger::Lease`).
+            *self = WorkSchedule {
+                full_at: now + options.interval,
+                held: false,
+                ..WorkSchedule::new(now)
+            };
+            return;
+        }
+        if taken || self.full_due(due, now) {
             // `interval` is the period between starts, whatever a reconcile takes.
             let outcome = reconciler.reconcile(snapshot).await;
             self.full_at = now + options.interval;

@@ -25,6 +25,7 @@ use super::{
 use crate::apply::{
     AppliedAction, ApplyObserver, ApplyOptions, ServiceOutcome, ServiceReport, apply,
 };
+use crate::lease::Validity;
 use crate::ports::{EcsWrite, ImageRegistry};
 use crate::read_live_to_apply;
 use crate::rollout::{Quiet, RolloutObserver, RolloutTiming};
@@ -58,6 +59,8 @@ pub struct Reconciler<E, R> {
     prune_pending: BTreeSet<ServiceId>,
     /// Turns true when berth is shutting down ([`Reconciler::stop_on`]).
     stop: Option<watch::Receiver<bool>>,
+    /// The target's lease, when replicas share the targets ([`Reconciler::lease_on`]).
+    lease: Option<Validity>,
 }
 
 /// What one reconcile's prune did: services deleted, and one note per refusal.
@@ -86,6 +89,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             file_services: BTreeMap::new(),
             prune_pending: BTreeSet::new(),
             stop: None,
+            lease: None,
         }
     }
 
@@ -93,6 +97,17 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
     /// nothing; the services it already started finish their calls.
     pub fn stop_on(&mut self, stop: watch::Receiver<bool>) {
         self.stop = Some(stop);
+    }
+
+    /// Reconciles only while `lease` is valid (the daemon skips it otherwise). The writes
+    /// themselves are gated by the ECS port ([`crate::lease::LeasedEcs`]).
+    pub fn lease_on(&mut self, lease: Validity) {
+        self.lease = Some(lease);
+    }
+
+    /// Whether this reconciler may work now: it holds its target's lease, or there are none.
+    pub fn holds_lease(&self, now: Instant) -> bool {
+        self.lease.as_ref().is_none_or(|lease| lease.valid_at(now))
     }
 
     fn stopping(&self) -> bool {

@@ -61,6 +61,16 @@ pub struct InvalidFile {
     pub error: String,
 }
 
+/// A target's lease as this replica last saw it (`/status`, `targets.<name>.lease`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseState {
+    /// The replica that holds it (`None`: nobody, or the table could not be read).
+    pub holder: Option<String>,
+    /// Whether that is this replica (which then reconciles the target).
+    pub mine: bool,
+}
+
 /// Everything the daemon reports.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -86,6 +96,9 @@ pub struct DaemonState {
     /// listed under `services` as Invalid).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub invalid_files: Vec<InvalidFile>,
+    /// With `lease.table`: who holds this target's lease, and whether it is this replica.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseState>,
     #[serde(skip)]
     last_fetch_ok: Option<tokio::time::Instant>,
     /// When a reconcile last read ECS successfully.
@@ -133,6 +146,10 @@ impl DaemonState {
     /// Ready after the first reconcile, while the source has been readable and reconciles have
     /// read ECS within the staleness limit; otherwise why not.
     pub fn readiness(&self) -> Result<(), String> {
+        if self.lease.as_ref().is_some_and(|lease| !lease.mine) {
+            // Another replica reconciles this target; its own /readyz speaks for it.
+            return Ok(());
+        }
         let Some(last) = &self.last_reconcile else {
             return Err("no reconcile has completed yet".into());
         };

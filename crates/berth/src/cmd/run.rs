@@ -10,6 +10,7 @@ use std::time::Duration;
 use berth_core::vocabulary::Trigger;
 use berth_engine::daemon::{self, Reconciler};
 use berth_engine::defaults::SHUTDOWN_GRACE;
+use berth_engine::lease::{LeaseKeeper, LeasedEcs, TargetState, Validity};
 use berth_server::{DaemonView, Metrics, MetricsTelemetry, TargetEntry, TargetsView};
 use berth_source::{DirManifests, GitManifests, GitSource};
 use tokio::sync::{mpsc, watch};
@@ -20,6 +21,10 @@ use crate::settings::{Settings, Source};
 
 /// How long the HTTP server may take to close its connections after the daemon stopped.
 const SERVER_STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// How long giving the leases up may take at exit (after the daemon's own grace, within ECS's
+/// `stopTimeout`).
+const LEASE_RELEASE_GRACE: Duration = Duration::from_secs(5);
 
 /// How long the runtime waits at exit for blocking work: a fetch abandoned at shutdown may block
 /// a thread until libgit2's I/O timeout, and nothing depends on it.
@@ -33,26 +38,51 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     code
 }
 
-/// The reconcilers of a daemon, one per target.
-type Reconcilers = Vec<Reconciler<Arc<berth_aws::Aws>, Arc<berth_aws::Aws>>>;
+/// The reconcilers of a daemon, one per target; each writes through its target's lease.
+type Reconcilers = Vec<Reconciler<LeasedEcs<Arc<berth_aws::Aws>>, Arc<berth_aws::Aws>>>;
 
-/// One reconciler per target, each with its own AWS clients (its region and role) and its
-/// metrics under its `target` label, and the `/status` view over them. Without `targets:`,
-/// `/status` keeps its one-target shape.
-async fn reconcilers(
-    settings: &Settings,
-    metrics: &Arc<Metrics>,
-) -> (Reconcilers, Arc<dyn DaemonView>) {
+/// The lease keeper of a daemon with `lease.table`.
+type Keeper = LeaseKeeper<berth_aws::DynamoLeases>;
+
+/// What [`reconcilers`] builds.
+struct Daemon {
+    reconcilers: Reconcilers,
+    view: Arc<dyn DaemonView>,
+    /// With `lease.table`: the keeper and the targets' states it reports to.
+    leases: Option<(Keeper, Vec<TargetState>)>,
+}
+
+/// One reconciler per target, each with its own AWS clients (its region and role), its
+/// metrics under its `target` label and, with `lease.table`, writing only while this replica
+/// holds the target's lease; and the `/status` view over them. Without `targets:`, `/status`
+/// keeps its one-target shape.
+async fn reconcilers(settings: &Settings, metrics: &Arc<Metrics>) -> Daemon {
+    let targets = settings.per_target();
+    let keeper = match &settings.lease {
+        Some(lease) => {
+            let base = berth_aws::connect(&settings.aws).await;
+            let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+            let store = berth_aws::DynamoLeases::new(&base, lease.table.clone());
+            info!(replica = %lease.options.replica, table = %lease.table, "sharing targets through leases");
+            Some(LeaseKeeper::new(store, lease.options.clone(), &names))
+        }
+        None => None,
+    };
     let mut reconcilers = Vec::new();
     let mut entries = Vec::new();
-    for target in settings.per_target() {
+    for target in targets {
         let aws = Arc::new(berth_aws::connect(&target.aws).await);
         let counters = aws.counters().clone();
         let telemetry =
             MetricsTelemetry::new(Arc::clone(metrics), target.name.clone(), move || {
                 counters.snapshot()
             });
-        let reconciler = Reconciler::new(Arc::clone(&aws), aws, target.daemon, Arc::new(telemetry));
+        let validity = keeper
+            .as_ref()
+            .map_or_else(Validity::always, |keeper| keeper.validity(&target.name));
+        let ecs = LeasedEcs::new(Arc::clone(&aws), target.name.clone(), validity.clone());
+        let mut reconciler = Reconciler::new(ecs, aws, target.daemon, Arc::new(telemetry));
+        reconciler.lease_on(validity);
         entries.push(TargetEntry {
             name: target.name,
             region: target.region.unwrap_or_default(),
@@ -60,18 +90,30 @@ async fn reconcilers(
         });
         reconcilers.push(reconciler);
     }
+    let states = entries
+        .iter()
+        .map(|entry| (entry.name.clone(), Arc::clone(&entry.state)))
+        .collect();
     let view: Arc<dyn DaemonView> = match (&settings.targets, entries.as_slice()) {
         (None, [only]) => only.state.clone(),
         _ => Arc::new(TargetsView::new(entries)),
     };
-    (reconcilers, view)
+    Daemon {
+        reconcilers,
+        view,
+        leases: keeper.map(|keeper| (keeper, states)),
+    }
 }
 
 /// Runs the daemon and its HTTP server until a shutdown signal.
 async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     let (trigger_tx, trigger_rx) = mpsc::channel::<Trigger>(1);
     let metrics = Arc::new(Metrics::new()?);
-    let (mut reconcilers, view) = reconcilers(&settings, &metrics).await;
+    let Daemon {
+        mut reconcilers,
+        view,
+        leases,
+    } = reconcilers(&settings, &metrics).await;
     let Settings {
         source,
         url,
@@ -95,6 +137,13 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         stopped,
     ));
     tokio::spawn(shutdown_on_signal(shutdown_tx));
+    let keeper = leases.map(|(keeper, states)| {
+        let (triggers, shutdown) = (trigger_tx.clone(), shutdown_rx.clone());
+        tokio::spawn(async move {
+            berth_engine::lease::keep(&keeper, &states, triggers, shutdown).await;
+            keeper
+        })
+    });
     info!(
         listen = %server_config.listen,
         source = %berth_source::git::redact_url(&url),
@@ -117,6 +166,10 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
             within_grace(daemon, shutdown_rx).await;
         }
     }
+    // Only now that nothing more is written: the other replicas take the targets at once.
+    if let Some(task) = keeper {
+        release_leases(task).await;
+    }
     match tokio::time::timeout(SERVER_STOP_GRACE, server).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(err))) => warn!(error = %err, "HTTP server stopped with an error"),
@@ -125,6 +178,21 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     }
     info!("berth stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Gives up the leases once the keeper has stopped, within [`LEASE_RELEASE_GRACE`].
+async fn release_leases(keeper: tokio::task::JoinHandle<Keeper>) {
+    let release = async move {
+        if let Ok(keeper) = keeper.await {
+            keeper.release_all().await;
+        }
+    };
+    if tokio::time::timeout(LEASE_RELEASE_GRACE, release)
+        .await
+        .is_err()
+    {
+        warn!("leases not released in time; the other replicas take them when they run out");
+    }
 }
 
 /// Runs `daemon` until it returns, or until [`SHUTDOWN_GRACE`] after shutdown was asked for:

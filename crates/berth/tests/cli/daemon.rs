@@ -504,8 +504,31 @@ impl Daemon {
         }
     }
 
-    fn metrics(&self) -> String {
+    pub(super) fn metrics(&self) -> String {
         self.get("/metrics").text()
+    }
+
+    /// `POST /reconcile` with the daemon's API token.
+    pub(super) fn reconcile_now(&self) {
+        let header = format!("Bearer {API_TOKEN}");
+        let response = http::request(
+            self.addr,
+            "POST",
+            "/reconcile",
+            &[("Authorization", header.as_str())],
+            b"",
+        )
+        .expect("reconcile");
+        assert!(response.is_success(), "{}", response.text());
+    }
+
+    /// The sum of `name`'s samples that carry `label`, over every other label.
+    pub(super) fn metric_sum(&self, name: &str, label: (&str, &str)) -> f64 {
+        let text = self.metrics();
+        (metric_series(&text, name).into_iter())
+            .filter(|(labels, _)| labels.contains(&label))
+            .map(|(_, value)| value)
+            .sum()
     }
 
     /// The value of the sample `name{labels}` (labels in any order, all of them given); panics
@@ -574,6 +597,11 @@ impl Daemon {
     }
 
     /// SIGTERM, then waits for the exit status.
+    /// The process id (to signal it).
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(super) fn terminate(mut self) -> std::process::ExitStatus {
         sigterm_and_wait(&mut self.child)
     }

@@ -213,6 +213,27 @@ fn each_service_lands_in_its_targets_account_and_region_and_a_refused_role_fails
             .any(|l| l.starts_with("berth_aws_requests_total{") && l.contains("target=\"us\"")),
         "{metrics}"
     );
+    // A steady reconcile of a healthy target reads its cluster and nothing more: the task
+    // definitions are proven by the services' tags, and the images are not in ECR. (The
+    // counters are published at the end of each reconcile: the first forced one publishes the
+    // rollout polls before it, the second is measured alone.)
+    let requests =
+        |d: &Daemon| ["us", "eu"].map(|t| d.metric_sum("berth_aws_requests_total", ("target", t)));
+    let reconcile = |d: &mut Daemon| {
+        let done = ["us", "eu"].map(|t| d.metric_sum("berth_reconcile_total", ("target", t)));
+        d.reconcile_now();
+        d.wait_until("us and eu reconciled again", Duration::from_secs(30), |d| {
+            let now = ["us", "eu"].map(|t| d.metric_sum("berth_reconcile_total", ("target", t)));
+            (now[0] > done[0] && now[1] > done[1]).then_some(())
+        });
+    };
+    reconcile(&mut daemon);
+    let before = requests(&daemon);
+    reconcile(&mut daemon);
+    let after = requests(&daemon);
+    let steady = after[0] - before[0] + after[1] - before[1];
+    eprintln!("AWS requests of one steady reconcile of two targets: {steady}");
+    assert_eq!(steady, 4.0, "ListServices and DescribeServices per target");
     assert!(daemon.terminate().success());
 
     // `berth plan --config` sees the same three targets: two in sync, one unreadable.
