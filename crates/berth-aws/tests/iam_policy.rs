@@ -1006,7 +1006,7 @@ fn pass_role_is_for_named_roles_and_ecs_tasks_only() {
 }
 
 #[test]
-fn berth_never_runs_twice_during_its_own_deployment() {
+fn berth_overlaps_itself_only_under_leases() {
     let template = real_template();
     let (name, service) = only_resource(&template, "AWS::ECS::Service");
     let properties = &service["Properties"];
@@ -1015,14 +1015,30 @@ fn berth_never_runs_twice_during_its_own_deployment() {
         (
             scalar_text(&deployment["MaximumPercent"]),
             scalar_text(&deployment["MinimumHealthyPercent"]),
-            scalar_text(&properties["DesiredCount"]),
+            &properties["DesiredCount"],
         ),
-        (Some("100".into()), Some("0".into()), Some("1".into())),
-        "{TEMPLATE}: {name} must run one task and deploy with MaximumPercent 100, \
-         MinimumHealthyPercent 0, so that ECS stops the old berth before it starts the new one"
+        (
+            Some("200".into()),
+            Some("50".into()),
+            &json!({"Ref": "Replicas"})
+        ),
+        "{TEMPLATE}: {name} runs Replicas tasks with a rolling deploy (200 / 50)"
+    );
+    // Overlapping tasks are safe only because every one of them leases its targets.
+    let (table, _) = only_resource(&template, "AWS::DynamoDB::Table");
+    let (_, task_definition) = only_resource(&template, "AWS::ECS::TaskDefinition");
+    let environment = &task_definition["Properties"]["ContainerDefinitions"][0]["Environment"];
+    let leases = (environment.as_array().into_iter().flatten())
+        .find(|variable| variable["Name"] == "BERTH_LEASE_TABLE")
+        .map(|variable| &variable["Value"]);
+    assert_eq!(
+        leases,
+        Some(&json!({"Ref": table})),
+        "{TEMPLATE}: berth's container must get BERTH_LEASE_TABLE = the stack's lease table"
     );
     // berth's own manifest describes the same service, and berth applies it to itself.
-    let service = self_manifest().create_service;
+    let manifest = self_manifest();
+    let service = &manifest.create_service;
     let deployment = &service["deploymentConfiguration"];
     assert_eq!(
         (
@@ -1030,9 +1046,13 @@ fn berth_never_runs_twice_during_its_own_deployment() {
             scalar_text(&deployment["minimumHealthyPercent"]),
             scalar_text(&service["desiredCount"]),
         ),
-        (Some("100".into()), Some("0".into()), Some("1".into())),
-        "{SELF_MANIFEST}: desiredCount 1, maximumPercent 100 and minimumHealthyPercent 0, as in \
-         {TEMPLATE}"
+        (
+            Some("200".into()),
+            Some("50".into()),
+            manifest.vars.get("BERTH_REPLICAS").cloned()
+        ),
+        "{SELF_MANIFEST}: desiredCount ${{BERTH_REPLICAS}}, maximumPercent 200 and \
+         minimumHealthyPercent 50, as in {TEMPLATE}"
     );
 }
 
