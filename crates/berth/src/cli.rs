@@ -224,6 +224,14 @@ pub struct ImportArgs {
     /// Write the manifest into this directory as `<name>.yaml` instead of printing it.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// The daemon's `berth.yaml`: with --cluster, its `targets:` say which account and region
+    /// (and role) the cluster is read from.
+    #[arg(long, value_name = "FILE", env = "BERTH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// With --config: the target to read --cluster from, when the cluster alone does not say
+    /// (the manifests then name it in `metadata.target`).
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub target: Option<String>,
 }
 
 /// `berth apply`.

@@ -13,6 +13,7 @@ use berth_engine::import::Imported;
 use serde_json::Value;
 
 use crate::cli::ImportArgs;
+use crate::config::ConfigFile;
 
 pub fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     match (&args.from_file, &args.cluster) {
@@ -24,9 +25,10 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
 
 /// Imports live services of `cluster`.
 fn from_cluster(args: &ImportArgs, cluster: &str) -> anyhow::Result<ExitCode> {
+    let aws_config = target_aws(args, cluster)?;
     let runtime = super::runtime()?;
     let imported = runtime.block_on(async {
-        let aws = super::connect_aws(&args.aws).await;
+        let aws = berth_aws::connect(&aws_config).await;
         berth_engine::import::import_services(&aws, cluster, &args.services).await
     })?;
     let mut missing = false;
@@ -37,7 +39,8 @@ fn from_cluster(args: &ImportArgs, cluster: &str) -> anyhow::Result<ExitCode> {
                 eprintln!("{id}: no such active service");
                 missing = true;
             }
-            Imported::Manifest(document) => {
+            Imported::Manifest(mut document) => {
+                document.metadata.target.clone_from(&args.target);
                 let text = to_yaml(&document)?;
                 match &args.out {
                     None => write!(out, "---\n{text}")?,
@@ -50,6 +53,30 @@ fn from_cluster(args: &ImportArgs, cluster: &str) -> anyhow::Result<ExitCode> {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// Where `cluster` is read from: `--region` / `--endpoint-url`, or with `--config` the account,
+/// region and role of the target the cluster (or `--target`) resolves to, as the daemon would.
+fn target_aws(args: &ImportArgs, cluster: &str) -> anyhow::Result<berth_aws::AwsConfig> {
+    let base = super::aws_config(&args.aws);
+    let Some(path) = &args.config else {
+        return Ok(base);
+    };
+    let Some(targets) = ConfigFile::read(path)?.targets else {
+        if args.target.is_some() {
+            bail!("{}: --target needs `targets:` in this file", path.display());
+        }
+        return Ok(base);
+    };
+    let target = targets
+        .resolve(cluster, args.target.as_deref())
+        .map_err(|unresolved| anyhow::anyhow!("{}: {unresolved}", path.display()))?;
+    Ok(berth_aws::AwsConfig {
+        region: Some(target.region.clone()),
+        role_arn: target.role_arn.clone(),
+        external_id: target.external_id.clone(),
+        ..base
     })
 }
 

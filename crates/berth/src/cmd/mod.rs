@@ -168,11 +168,6 @@ fn aws_config(args: &AwsArgs) -> berth_aws::AwsConfig {
     }
 }
 
-/// Connects to ECS and ECR as `--region` and `--endpoint-url` say.
-async fn connect_aws(args: &AwsArgs) -> berth_aws::Aws {
-    berth_aws::connect(&aws_config(args)).await
-}
-
 /// The manifest source's identity for ownership tags: given, or the path as given.
 fn source_id(given: Option<&str>, path: &std::path::Path) -> String {
     given.map_or_else(|| path.display().to_string(), str::to_string)

@@ -252,4 +252,26 @@ fn each_service_lands_in_its_targets_account_and_region_and_a_refused_role_fails
         stdout.contains("target broken: cannot read ECS"),
         "{stdout}"
     );
+
+    // `berth import --config --target eu` reads `apps` in eu's account and region, and the
+    // manifest it writes names its target.
+    let mut import = Command::new(env!("CARGO_BIN_EXE_berth"));
+    berth_testkit::isolate_aws_environment(&mut import)
+        .args(["import", "--cluster", "apps", "--target", "eu", "--config"])
+        .arg(&config)
+        .args(["--endpoint-url", &estate.emulator.endpoint()]);
+    let import = import.output().expect("berth import");
+    let manifest = String::from_utf8_lossy(&import.stdout);
+    assert!(
+        import.status.success(),
+        "{manifest}{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    assert!(manifest.contains("target: eu"), "{manifest}");
+    assert!(manifest.contains(IMAGE), "{manifest}");
+    let subnet = &estate.eu.default_network().expect("VPC").subnets[0];
+    assert!(
+        manifest.contains(subnet.as_str()),
+        "eu's own subnet: {manifest}"
+    );
 }
