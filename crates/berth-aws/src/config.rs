@@ -43,6 +43,19 @@ pub struct AwsConfig {
     pub headers: Vec<(String, String)>,
 }
 
+impl AwsConfig {
+    /// These settings for `target` (berth.yaml's `targets:`): its region and role, the rest
+    /// (endpoint, retries, timeouts, headers) as they are.
+    pub fn for_target(&self, target: &berth_core::target::Target) -> AwsConfig {
+        AwsConfig {
+            region: Some(target.region.clone()),
+            role_arn: target.role_arn.clone(),
+            external_id: target.external_id.clone(),
+            ..self.clone()
+        }
+    }
+}
+
 impl Default for AwsConfig {
     fn default() -> Self {
         AwsConfig {

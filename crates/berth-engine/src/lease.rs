@@ -181,6 +181,11 @@ impl<L: LeaseStore> LeaseKeeper<L> {
         self.validity.get(target).cloned().unwrap_or_default()
     }
 
+    /// How long a claim lasts, in the table's unit.
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.options.ttl.as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// This replica's id.
     pub fn replica(&self) -> &str {
         &self.options.replica
@@ -192,7 +197,7 @@ impl<L: LeaseStore> LeaseKeeper<L> {
         let me = self.options.replica.clone();
         let heartbeat = lease_key(LeaseKind::Replica, &me);
         let now_ms = epoch_ms();
-        let ttl_ms = u64::try_from(self.options.ttl.as_millis()).unwrap_or(u64::MAX);
+        let ttl_ms = self.ttl_ms();
         let _ = (self.store)
             .claim(&heartbeat, &me, now_ms, now_ms.saturating_add(ttl_ms))
             .await;
@@ -233,7 +238,7 @@ impl<L: LeaseStore> LeaseKeeper<L> {
         let me = &self.options.replica;
         let started = Instant::now();
         let now_ms = epoch_ms();
-        let ttl_ms = u64::try_from(self.options.ttl.as_millis()).unwrap_or(u64::MAX);
+        let ttl_ms = self.ttl_ms();
         let key = lease_key(LeaseKind::Target, target);
         let validity = self.validity(target);
         match self

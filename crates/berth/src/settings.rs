@@ -167,12 +167,7 @@ impl Settings {
             .map(|target| TargetSettings {
                 name: target.name.clone(),
                 region: Some(target.region.clone()),
-                aws: AwsConfig {
-                    region: Some(target.region.clone()),
-                    role_arn: target.role_arn.clone(),
-                    external_id: target.external_id.clone(),
-                    ..self.aws.clone()
-                },
+                aws: self.aws.for_target(target),
                 daemon: DaemonOptions {
                     targets: Some(targets.clone()),
                     target: Some(target.name.clone()),

@@ -72,12 +72,7 @@ fn target_aws(args: &ImportArgs, cluster: &str) -> anyhow::Result<berth_aws::Aws
     let target = targets
         .resolve(cluster, args.target.as_deref())
         .map_err(|unresolved| anyhow::anyhow!("{}: {unresolved}", path.display()))?;
-    Ok(berth_aws::AwsConfig {
-        region: Some(target.region.clone()),
-        role_arn: target.role_arn.clone(),
-        external_id: target.external_id.clone(),
-        ..base
-    })
+    Ok(base.for_target(target))
 }
 
 /// Imports a task definition (and service definition) from JSON files.

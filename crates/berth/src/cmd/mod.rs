@@ -130,12 +130,7 @@ fn by_target(loaded: Loaded, args: &AwsArgs) -> Vec<TargetPart> {
                 .collect();
             (!services.is_empty()).then(|| TargetPart {
                 name: target.name.clone(),
-                aws: berth_aws::AwsConfig {
-                    region: Some(target.region.clone()),
-                    role_arn: target.role_arn.clone(),
-                    external_id: target.external_id.clone(),
-                    ..base.clone()
-                },
+                aws: base.for_target(target),
                 outcome: LoadOutcome {
                     services,
                     invalid: (loaded.outcome.invalid.iter())

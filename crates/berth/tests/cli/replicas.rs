@@ -6,7 +6,7 @@
 //! included) is attributed to the replica that made it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use berth_testkit::TestAccount;
 use berth_testkit::faults::{FaultPlan, FaultProxy};
 use serde_json::{Value, json};
 
-use super::daemon::{Daemon, one_at_a_time, quick_emulator};
+use super::daemon::{Daemon, free_addr, one_at_a_time, quick_emulator};
 
 const TABLE: &str = "berth-leases";
 const TARGETS: [&str; 4] = ["t1", "t2", "t3", "t4"];
@@ -22,11 +22,6 @@ const TTL: Duration = Duration::from_secs(6);
 const RENEW_EVERY: Duration = Duration::from_secs(2);
 const OLD_IMAGE: &str = "public.ecr.aws/nginx/nginx:1.27";
 const NEW_IMAGE: &str = "public.ecr.aws/nginx/nginx:1.28";
-
-fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
 
 /// Target `tN` owns cluster `cN`, which runs one service `svc`.
 fn write_manifests(dir: &Path, account: &TestAccount, image: &str) {

@@ -5,14 +5,14 @@
 //! berth signs with them lands in that account's state; what landed where is then read back
 //! account by account and region by region.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
 use berth_testkit::{Emulator, TestAccount, http};
 use serde_json::{Value, json};
 
-use super::daemon::{Daemon, one_at_a_time, quick_emulator};
+use super::daemon::{Daemon, free_addr, one_at_a_time, quick_emulator};
 
 const IMAGE: &str = "public.ecr.aws/nginx/nginx:1.27";
 
@@ -68,11 +68,6 @@ fn live_image(account: &TestAccount, cluster: &str, name: &str) -> Result<String
             .unwrap_or_default()
             .to_string(),
     )
-}
-
-fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
 }
 
 /// Three targets: `us` (its own account, us-east-1, owns cluster `apps`), `eu` (another
