@@ -39,3 +39,9 @@ pub const LEASE_RENEW_EVERY: Duration = Duration::from_secs(10);
 /// How long before its lease ends a replica stops writing to the target (clock differences
 /// between replicas, a slow claim, a paused process).
 pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Status changes kept per service for the status page's history (in memory only).
+pub const HISTORY_LEN: usize = 20;
+
+/// ECS events kept per service for the status page (the newest).
+pub const EVENTS_KEPT: usize = 5;

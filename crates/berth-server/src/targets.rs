@@ -17,8 +17,9 @@ use crate::{DaemonView, Readiness};
 
 /// The fields of a state's JSON that describe the source, the same in every target's state:
 /// they appear once, at the top of the document.
-const SOURCE_FIELDS: [&str; 5] = [
+const SOURCE_FIELDS: [&str; 6] = [
     "revision",
+    "revisionSeenUnix",
     "sourceError",
     "sourceStaleSeconds",
     "fetchInProgressSeconds",
@@ -172,6 +173,7 @@ mod tests {
                     last_error: None,
                     next_retry_seconds: None,
                     pending_changes: Vec::new(),
+                    waiting: None,
                 },
             );
         }

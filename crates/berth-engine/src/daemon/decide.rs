@@ -604,6 +604,7 @@ pub(crate) fn observed(status: Status, live: Option<&LiveService>) -> ServiceSta
         last_error: None,
         next_retry_seconds: None,
         pending_changes: Vec::new(),
+        waiting: None,
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod backoff;
 mod decide;
+mod notice;
 mod reconcile;
 mod state;
 
@@ -24,7 +25,11 @@ pub use backoff::Backoff;
 /// The daemon reports in berth-core's vocabulary; re-exported so call sites name one module.
 pub use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status, Trigger};
 pub use reconcile::{Reconciler, Requeue};
-pub use state::{DaemonState, InvalidFile, LeaseState, NoTelemetry, ServiceState, Telemetry};
+pub use notice::{NoNotify, Notice, Notify};
+pub use state::{
+    DaemonState, HistoryEntry, InvalidFile, LeaseState, NoTelemetry, ServiceDetail, ServiceState,
+    SuspendScope, Telemetry, Waiting,
+};
 
 /// The manifests at one revision.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,82 @@ pub struct ServiceState {
     /// Differences berth found and left alone (drift with self-heal off, suspended services).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pending_changes: Vec<String>,
+    /// What the service waits for, when it is not Synced and berth is holding back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Waiting>,
+}
+
+/// Why berth is not changing a service now (`/status` `services.<id>.waiting`, the status
+/// page): the first reason that applies, in this order of precedence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Waiting {
+    /// `reconcile.suspend`, the cluster's entry in `reconcile.suspendClusters`, or the
+    /// manifest's `metadata.suspend`.
+    Suspended {
+        /// `global`, `cluster`, or `service`.
+        scope: SuspendScope,
+    },
+    /// A freeze window (`reconcile.windows`) holds changes.
+    Window {
+        /// The window's name.
+        window: String,
+        /// When changes may go out (RFC 3339, UTC), if a window will allow them.
+        until: Option<String>,
+    },
+    /// A service it `dependsOn` is not Synced yet.
+    DependsOn {
+        /// `cluster/name` of that service.
+        service: String,
+    },
+    /// Its last attempt failed; berth retries after a backoff.
+    Backoff {
+        /// Seconds from the last reconcile until the retry.
+        retry_in_seconds: u64,
+    },
+    /// Another source owns the live service (`berth:source` tag).
+    Conflict {
+        /// The owning source, as its tag says.
+        owner: String,
+    },
+}
+
+/// Where a suspension comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SuspendScope {
+    /// `reconcile.suspend: true`: every service.
+    Global,
+    /// The service's cluster is in `reconcile.suspendClusters`.
+    Cluster,
+    /// The manifest's `metadata.suspend: true`.
+    Service,
+}
+
+/// One line of a service's reconcile history, kept in memory (the last
+/// [`HISTORY_LEN`](crate::defaults::HISTORY_LEN)) for the status page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// When (Unix seconds, wall clock).
+    pub at_unix: u64,
+    /// The revision berth was serving.
+    pub revision: String,
+    /// The status the service changed to.
+    pub status: Status,
+    /// Why, when not Synced.
+    pub message: Option<String>,
+}
+
+/// What the status page shows of one service beyond `/status`: its ECS events and its history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDetail {
+    /// ECS's newest events (most recent first, at most
+    /// [`EVENTS_KEPT`](crate::defaults::EVENTS_KEPT)).
+    pub events: Vec<berth_core::live::ServiceEvent>,
+    /// Status changes, oldest first (at most [`HISTORY_LEN`](crate::defaults::HISTORY_LEN)).
+    pub history: std::collections::VecDeque<HistoryEntry>,
 }
 
 /// The result of the last reconcile.
@@ -77,6 +153,10 @@ pub struct LeaseState {
 pub struct DaemonState {
     /// The revision of the last good fetch.
     pub revision: Option<String>,
+    /// When this daemon first fetched that revision (Unix seconds, wall clock): the status
+    /// page shows its age.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision_seen_unix: Option<u64>,
     /// The last fetch error, if the last fetch failed.
     pub source_error: Option<String>,
     /// How long since the source was last read successfully (seconds), set at each fetch.
@@ -99,6 +179,10 @@ pub struct DaemonState {
     /// With `lease.table`: who holds this target's lease, and whether it is this replica.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lease: Option<LeaseState>,
+    /// Per service (keyed as `services`): ECS events and history, for the status page; not in
+    /// `/status`, which stays one line per service.
+    #[serde(skip)]
+    pub details: BTreeMap<String, ServiceDetail>,
     #[serde(skip)]
     last_fetch_ok: Option<tokio::time::Instant>,
     /// When a reconcile last read ECS successfully.
@@ -123,6 +207,9 @@ impl DaemonState {
 
     pub(crate) fn fetched_ok(&mut self, revision: &str) {
         self.fetching_since = None;
+        if self.revision.as_deref() != Some(revision) {
+            self.revision_seen_unix = Some(unix_now());
+        }
         self.revision = Some(revision.to_string());
         self.source_error = None;
         self.last_fetch_ok = Some(tokio::time::Instant::now());
@@ -180,6 +267,13 @@ impl DaemonState {
     pub fn service(&self, id: &ServiceId) -> Option<&ServiceState> {
         self.services.get(&id.to_string())
     }
+}
+
+/// The wall clock as Unix seconds (0 if the clock is before 1970).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// `12s`, or `ever` for a duration that never started.
