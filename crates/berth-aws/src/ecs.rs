@@ -182,6 +182,12 @@ impl Aws {
             .retain(|arn, _| keep.contains(arn));
     }
 
+    /// Drops one revision from the cache (it was deregistered: the cached copy's status is
+    /// stale).
+    pub(crate) async fn forget_task_definition(&self, arn: &str) {
+        self.task_definitions.lock().await.remove(arn);
+    }
+
     /// How many task definition revisions are cached.
     pub async fn cached_task_definitions(&self) -> usize {
         self.task_definitions.lock().await.len()

@@ -5,7 +5,7 @@
 //! SDK's retry policy and timeouts. Its reads (`describe_services`, `describe_task_definition`,
 //! `list_services`, `describe_images`) batch as the APIs allow and convert answers into
 //! `berth_core::live` types through the generated [`convert`] module; its writes register task
-//! definitions, create, update, tag and delete services. [`Aws`] implements berth-engine's ports
+//! definitions (and deregister old revisions), create, update, tag and delete services. [`Aws`] implements berth-engine's ports
 //! (`EcsRead`, `EcsWrite`, `ImageRegistry`); [`DynamoLeases`] implements its `LeaseStore` on a
 //! DynamoDB table. Every request is counted in [`ApiCounters`].
 //!

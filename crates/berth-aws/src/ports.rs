@@ -41,6 +41,10 @@ impl EcsRead for Aws {
         Aws::list_services(self, cluster).await
     }
 
+    async fn list_active_task_definitions(&self, family: &str) -> Result<Vec<String>, AwsError> {
+        Aws::list_active_task_definitions(self, family).await
+    }
+
     async fn retain_task_definitions(&self, keep: &std::collections::BTreeSet<String>) {
         Aws::retain_task_definitions(self, keep).await;
     }
@@ -99,5 +103,9 @@ impl EcsWrite for Aws {
 
     async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
         Aws::untag_resource(self, arn, keys).await
+    }
+
+    async fn deregister_task_definition(&self, arn: &str) -> Result<(), AwsError> {
+        Aws::deregister_task_definition(self, arn).await
     }
 }

@@ -1,4 +1,5 @@
-//! The mutating calls: register task definitions, create and update services, tag and untag them.
+//! The mutating calls: register and deregister task definitions, create and update services,
+//! tag and untag them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use berth_core::manifest::ServiceId;
 use berth_core::model::ecs::{ServiceSpec, TaskDefinitionSpec};
 use berth_core::normalize::ImageDigests;
 use berth_engine::apply::same_task_definition;
+use berth_engine::retention::family_and_revision;
 
 use crate::convert::{self, ConvertError};
 use crate::ecs::live_service;
@@ -161,6 +163,45 @@ impl Aws {
                     .is_some_and(|(f, _)| f == family)
             })
             .cloned())
+    }
+
+    /// ARNs of every ACTIVE revision of exactly `family`: `ListTaskDefinitions` with
+    /// `familyPrefix` and `status: ACTIVE`, all pages (100 per page). `familyPrefix` matches
+    /// prefixes (`web` also lists `web-canary`), so only ARNs whose family is `family` are kept.
+    pub async fn list_active_task_definitions(
+        &self,
+        family: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        let listed: Vec<String> = self
+            .ecs_client()
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(TaskDefinitionStatus::Active)
+            .max_results(100)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("ECS", "ListTaskDefinitions", e))?;
+        Ok(listed
+            .into_iter()
+            .filter(|arn| family_and_revision(arn).is_some_and(|(f, _)| f == family))
+            .collect())
+    }
+
+    /// `DeregisterTaskDefinition`: the revision `arn` becomes INACTIVE (still readable; what
+    /// runs it is unaffected), and leaves the adapter's cache, whose copy says ACTIVE.
+    pub async fn deregister_task_definition(&self, arn: &str) -> Result<(), AwsError> {
+        self.ecs_client()
+            .deregister_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ECS", "DeregisterTaskDefinition", e))?;
+        tracing::debug!(task_definition = arn, "deregistered task definition");
+        self.forget_task_definition(arn).await;
+        Ok(())
     }
 
     /// `CreateService` running `task_definition_arn`, with a `clientToken` derived from the

@@ -35,6 +35,10 @@ mod apply;
 #[path = "aws/leases.rs"]
 mod leases;
 
+/// Revision retention through the adapter (issue 14).
+#[path = "aws/retention.rs"]
+mod retention;
+
 /// An adapter talking to `account` on the emulator, with static test credentials; retries off
 /// (`max_attempts: 1`) so that every count is one request.
 async fn adapter(account: &TestAccount) -> Aws {

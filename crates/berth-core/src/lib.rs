@@ -13,6 +13,7 @@ pub mod normalize;
 pub mod plan;
 pub mod redact;
 pub mod render;
+pub mod secret;
 pub mod target;
 pub mod validate;
 pub mod vocabulary;

@@ -130,6 +130,21 @@ closed_vocabulary! {
         UntagResource => "untagResource",
         /// Prune deleted a service.
         DeleteService => "deleteService",
+        /// Revision retention deregistered a task definition revision nothing uses.
+        DeregisterTaskDefinition => "deregisterTaskDefinition",
+    }
+}
+
+closed_vocabulary! {
+    /// What became of a notification (`notifications:`): the `outcome` label of
+    /// `berth_notifications_total`.
+    pub enum NotificationOutcome ("notification outcome") {
+        /// The receiver (GitHub, the chat webhook) accepted it.
+        Sent => "sent",
+        /// The receiver refused it, or every retry failed.
+        Failed => "failed",
+        /// The queue was full (or stopping): never sent.
+        Dropped => "dropped",
     }
 }
 
@@ -215,6 +230,9 @@ pub enum Trigger {
     /// This replica took a target's lease (`lease.table`): reconcile that target now. Wakes
     /// the daemon only; it fetches nothing and reconciles no other target.
     Lease,
+    /// An authenticated `POST /reconcile?override=window`: like [`Trigger::Manual`], and the
+    /// next full reconcile applies through freeze windows, once (never through a suspension).
+    Override,
 }
 
 impl Trigger {
@@ -225,6 +243,7 @@ impl Trigger {
             Trigger::Manual => "Manual",
             Trigger::Watch => "Watch",
             Trigger::Lease => "Lease",
+            Trigger::Override => "Override",
         }
     }
 
@@ -232,7 +251,7 @@ impl Trigger {
     /// (docs/operations.md, "When a rollout fails"): an explicit request, or someone editing the
     /// manifests in a watched directory.
     pub const fn retries_failed(&self) -> bool {
-        matches!(self, Trigger::Manual | Trigger::Watch)
+        matches!(self, Trigger::Manual | Trigger::Watch | Trigger::Override)
     }
 
     /// Whether this trigger asks for a fetch and a full reconcile of every target (all but
@@ -369,6 +388,15 @@ mod tests {
     }
 
     #[test]
+    fn notification_outcomes_round_trip_and_are_the_documented_ones() {
+        round_trips(&NotificationOutcome::ALL);
+        assert_eq!(
+            listed(row("berth_notifications_total"), "outcome"),
+            strings(NotificationOutcome::ALL)
+        );
+    }
+
+    #[test]
     fn aws_outcomes_round_trip_and_their_fixed_forms_are_documented() {
         let examples = [
             AwsOutcome::Success,
@@ -408,6 +436,7 @@ mod tests {
             Trigger::Manual,
             Trigger::Watch,
             Trigger::Lease,
+            Trigger::Override,
         ];
         let row = OPERATIONS
             .lines()

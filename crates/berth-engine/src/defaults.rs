@@ -40,6 +40,10 @@ pub const LEASE_RENEW_EVERY: Duration = Duration::from_secs(10);
 /// between replicas, a slow claim, a paused process).
 pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
+/// With `reconcile.keepRevisions`, how often retention looks at every family when no reconcile
+/// registered anything in between (each look lists every family berth manages).
+pub const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
 /// Status changes kept per service for the status page's history (in memory only).
 pub const HISTORY_LEN: usize = 20;
 

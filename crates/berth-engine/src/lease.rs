@@ -412,6 +412,10 @@ impl<E: EcsRead> EcsRead for LeasedEcs<E> {
         (self.inner.list_services(cluster).await).map_err(Gated::Inner)
     }
 
+    async fn list_active_task_definitions(&self, family: &str) -> Result<Vec<String>, Self::Error> {
+        (self.inner.list_active_task_definitions(family).await).map_err(Gated::Inner)
+    }
+
     fn retain_task_definitions(&self, keep: &BTreeSet<String>) -> impl Future<Output = ()> + Send {
         self.inner.retain_task_definitions(keep)
     }
@@ -466,6 +470,11 @@ impl<E: EcsWrite> EcsWrite for LeasedEcs<E> {
     async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), Self::Error> {
         self.check()?;
         (self.inner.untag_resource(arn, keys).await).map_err(Gated::Inner)
+    }
+
+    async fn deregister_task_definition(&self, arn: &str) -> Result<(), Self::Error> {
+        self.check()?;
+        (self.inner.deregister_task_definition(arn).await).map_err(Gated::Inner)
     }
 }
 

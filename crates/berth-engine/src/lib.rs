@@ -11,6 +11,7 @@ pub mod import;
 pub mod lease;
 pub mod ports;
 pub mod read;
+pub mod retention;
 pub mod rollout;
 
 pub use read::{EngineError, read_live, read_live_to_apply};

@@ -42,6 +42,14 @@ pub trait EcsRead: Send + Sync {
         cluster: &str,
     ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
 
+    /// ARNs of every ACTIVE revision of exactly `family` (ListTaskDefinitions, all pages), in
+    /// any order. `familyPrefix` matches prefixes, so implementations keep only the ARNs whose
+    /// family is `family` ([`crate::retention::family_and_revision`]).
+    fn list_active_task_definitions(
+        &self,
+        family: &str,
+    ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
+
     /// Forgets cached task definitions other than `keep` (ARNs). A long-running daemon sees a
     /// new revision with every deploy; only those that services still run are worth keeping.
     fn retain_task_definitions(&self, keep: &BTreeSet<String>) -> impl Future<Output = ()> + Send {
@@ -107,6 +115,13 @@ pub trait EcsWrite: EcsRead {
         arn: &str,
         keys: &[String],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Deregisters one task definition revision by full ARN (DeregisterTaskDefinition): it
+    /// becomes INACTIVE, stays readable, and what already runs it is unaffected.
+    fn deregister_task_definition(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 /// An `UpdateService` call: only what changed.
@@ -149,6 +164,13 @@ impl<T: EcsRead> EcsRead for Arc<T> {
         cluster: &str,
     ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send {
         T::list_services(self, cluster)
+    }
+
+    fn list_active_task_definitions(
+        &self,
+        family: &str,
+    ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send {
+        T::list_active_task_definitions(self, family)
     }
 
     fn retain_task_definitions(&self, keep: &BTreeSet<String>) -> impl Future<Output = ()> + Send {
@@ -213,6 +235,13 @@ impl<T: EcsWrite> EcsWrite for Arc<T> {
         keys: &[String],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         T::untag_resource(self, arn, keys)
+    }
+
+    fn deregister_task_definition(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        T::deregister_task_definition(self, arn)
     }
 }
 

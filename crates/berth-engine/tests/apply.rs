@@ -283,6 +283,10 @@ impl berth_engine::ports::EcsRead for FakePorts {
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, Self::Error> {
         self.fake.list_services(cluster).await
     }
+
+    async fn list_active_task_definitions(&self, family: &str) -> Result<Vec<String>, Self::Error> {
+        self.fake.list_active_task_definitions(family).await
+    }
 }
 
 impl berth_engine::ports::EcsWrite for FakePorts {
@@ -334,6 +338,10 @@ impl berth_engine::ports::EcsWrite for FakePorts {
 
     async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), Self::Error> {
         self.fake.untag_resource(arn, keys).await
+    }
+
+    async fn deregister_task_definition(&self, arn: &str) -> Result<(), Self::Error> {
+        self.fake.deregister_task_definition(arn).await
     }
 }
 

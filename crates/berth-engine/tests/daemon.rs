@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use berth_core::manifest::{ServiceId, SourceFile};
 use berth_engine::daemon::{
-    ApplyAction, Backoff, DaemonOptions, ManifestSource, ReconcileResult, Reconciler, Requeue,
-    Snapshot, Status, Telemetry, Trigger,
+    ApplyAction, Backoff, DaemonOptions, Holds, ManifestSource, Notice, Notify, ReconcileResult,
+    Reconciler, Requeue, Snapshot, Status, SuspendScope, Telemetry, Trigger, Waiting, WallClock,
+    WindowKind, WindowSpec, Windows,
 };
 use berth_testkit::fake::{FakeEcs, FakeRegistry};
 use berth_testkit::fixtures::ManifestText;
@@ -989,4 +990,369 @@ async fn after_a_restart_tags_prove_the_task_definitions_berth_registered_and_no
         ["prod/web"]
     );
     assert!(telemetry.drift.lock().expect("lock").is_empty());
+}
+
+/// Every notice the daemon gave, in order.
+#[derive(Default)]
+struct Notices(Mutex<Vec<Notice>>);
+
+impl Notify for Notices {
+    fn notify(&self, notice: Notice) {
+        self.0.lock().expect("lock").push(notice);
+    }
+}
+
+impl Notices {
+    /// The transitions told for `name`, as `from -> to`.
+    fn transitions(&self, name: &str) -> Vec<String> {
+        let notices = self.0.lock().expect("lock");
+        notices
+            .iter()
+            .filter_map(|notice| match notice {
+                Notice::Transition { id, from, to, .. } if id.name == name => {
+                    Some(format!("{} -> {to}", from.map_or("none", Status::as_str)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Runs the daemon loop over `source` until the returned sender says stop.
+fn run_loop(
+    mut reconciler: Reconciler<FakeEcs, FakeRegistry>,
+    source: FixedSource,
+) -> (
+    tokio::sync::mpsc::Sender<Trigger>,
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (triggers, trigger_rx) = tokio::sync::mpsc::channel(4);
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let daemon = tokio::spawn(async move {
+        berth_engine::daemon::run(
+            source,
+            std::slice::from_mut(&mut reconciler),
+            trigger_rx,
+            stop_rx,
+        )
+        .await;
+    });
+    (triggers, stop, daemon)
+}
+
+fn fixed(snapshot: Snapshot) -> FixedSource {
+    FixedSource {
+        snapshot,
+        down: Arc::default(),
+        fetches: Arc::default(),
+    }
+}
+
+/// Options whose wall clock reads `wall` now, with `windows`.
+fn windowed(wall: &str, windows: Vec<WindowSpec>) -> DaemonOptions {
+    let wall = chrono::DateTime::parse_from_rfc3339(wall).expect("a time");
+    DaemonOptions {
+        holds: Holds {
+            windows: Windows::new(windows).expect("valid windows"),
+            ..Holds::default()
+        },
+        wall_clock: WallClock::starting_at(std::time::SystemTime::from(wall)),
+        ..options()
+    }
+}
+
+fn office_hours() -> WindowSpec {
+    WindowSpec {
+        name: "office-hours".into(),
+        kind: WindowKind::Allow,
+        schedule: "0 9 * * *".into(),
+        duration: Duration::from_secs(8 * 3600),
+        time_zone: "UTC".into(),
+        clusters: Vec::new(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_commit_outside_its_window_is_held_then_applied_when_the_window_opens() {
+    let ecs = FakeEcs::new();
+    settled_by_a_first_daemon(&ecs, &snapshot("c1", &[("web", web())])).await;
+    let options = windowed("2026-12-02T20:00:00Z", vec![office_hours()]);
+    let clock = options.wall_clock;
+    let (reconciler, _) = reconciler(&ecs, options);
+    let state = reconciler.state();
+    let bump = snapshot("c2", &[("web", web().replace("web:1.4.2", "web:1.5.0"))]);
+    let (_triggers, stop, daemon) = run_loop(reconciler, fixed(bump));
+    let web = ServiceId::new("prod", "web");
+
+    // The first reconcile holds the change and says until when.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let held = state.read().await.service(&web).cloned().expect("web");
+    assert_eq!(held.status, Status::OutOfSync);
+    assert_eq!(
+        held.waiting,
+        Some(Waiting::Window {
+            window: "office-hours".into(),
+            until: Some("2026-12-03T09:00:00Z".into())
+        })
+    );
+    assert_eq!(
+        held.pending_changes,
+        vec!["taskDefinition.containerDefinitions.web.image"]
+    );
+    assert_eq!(ecs.count("UpdateService"), 0, "held");
+
+    // Still held a minute before the window opens, after many interval reconciles.
+    let opens = chrono::DateTime::parse_from_rfc3339("2026-12-03T09:00:00Z").expect("time");
+    let before = clock.until(tokio::time::Instant::now(), opens.into()) - Duration::from_secs(60);
+    tokio::time::sleep(before).await;
+    let reconciled = state
+        .read()
+        .await
+        .last_reconcile
+        .clone()
+        .expect("reconciled");
+    assert_eq!(reconciled.revision, "c2");
+    assert_eq!(ecs.count("UpdateService"), 0, "held until 09:00");
+
+    // Applied once the window opens, without any trigger.
+    tokio::time::sleep(Duration::from_secs(62)).await;
+    assert_eq!(ecs.count("UpdateService"), 1);
+    let applied = state.read().await.service(&web).cloned().expect("web");
+    assert_eq!(applied.waiting, None);
+    assert!(clock.at(tokio::time::Instant::now()) >= opens);
+    stop.send(true).expect("stop");
+    daemon.await.expect("daemon task");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_override_applies_through_a_window_once() {
+    let ecs = FakeEcs::new();
+    settled_by_a_first_daemon(&ecs, &snapshot("c1", &[("web", web())])).await;
+    let (reconciler, _) = reconciler(&ecs, windowed("2026-12-02T20:00:00Z", vec![office_hours()]));
+    let bump = snapshot("c2", &[("web", web().replace("web:1.4.2", "web:1.5.0"))]);
+    let (triggers, stop, daemon) = run_loop(reconciler, fixed(bump));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(ecs.count("UpdateService"), 0, "held");
+    triggers.send(Trigger::Override).await.expect("send");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(ecs.count("UpdateService"), 1, "applied through the window");
+    stop.send(true).expect("stop");
+    daemon.await.expect("daemon task");
+}
+
+#[tokio::test(start_paused = true)]
+async fn suspend_reads_and_reports_but_changes_and_prunes_nothing() {
+    let ecs = FakeEcs::new();
+    let both = snapshot("c1", &[("web", web()), ("api", web().named("api"))]);
+    settled_by_a_first_daemon(&ecs, &both).await;
+    let suspended = DaemonOptions {
+        holds: Holds {
+            suspend: true,
+            ..Holds::default()
+        },
+        ..pruning(5)
+    };
+    let settled = ecs.mutations().len();
+    let (mut reconciler, _) = reconciler(&ecs, suspended);
+    // api is gone from git, web changes: neither goes out, twice over (prune's second look).
+    let bump = snapshot("c2", &[("web", web().replace("web:1.4.2", "web:1.5.0"))]);
+    reconciler.reconcile(&bump).await;
+    reconciler.reconcile(&bump).await;
+    assert_eq!(ecs.mutations().len(), settled, "no change, no delete");
+    let state = reconciler.state();
+    let state = state.read().await;
+    let web_state = state.service(&ServiceId::new("prod", "web")).expect("web");
+    assert_eq!(web_state.status, Status::Suspended);
+    assert_eq!(
+        web_state.waiting,
+        Some(Waiting::Suspended {
+            scope: SuspendScope::Global
+        })
+    );
+    assert!(
+        ecs.service(&ServiceId::new("prod", "api")).is_some(),
+        "not pruned"
+    );
+    let prune = &state.last_reconcile.as_ref().expect("summary").prune;
+    assert!(
+        prune
+            .iter()
+            .any(|note| note.contains("suspended (reconcile.suspend)")),
+        "{prune:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_transition_is_told_once_and_a_deployment_names_what_it_changes() {
+    let ecs = FakeEcs::new();
+    ecs.fail_images(&digest(3));
+    let both = snapshot("c1", &[("web", web()), ("api", web().named("api"))]);
+    settled_by_a_first_daemon(&ecs, &both).await;
+    let (mut reconciler, _) = reconciler(&ecs, options());
+    let notices = Arc::new(Notices::default());
+    reconciler.notify_on(notices.clone());
+    reconciler.reconcile(&both).await;
+    // One good change (web) and one failing image (api).
+    let commit = snapshot(
+        "c2",
+        &[
+            ("web", web().replace("web:1.4.2", "web:1.5.0")),
+            ("api", web().named("api").replace("web:1.4.2", "web:broken")),
+        ],
+    );
+    for _ in 0..4 {
+        reconciler.reconcile(&commit).await;
+        tokio::time::advance(Duration::from_secs(5)).await;
+        reconciler.poll_rollouts().await;
+    }
+    assert_eq!(
+        notices.transitions("web"),
+        [
+            "none -> Synced",
+            "Synced -> Progressing",
+            "Progressing -> Synced"
+        ]
+    );
+    assert_eq!(
+        notices.transitions("api"),
+        [
+            "none -> Synced",
+            "Synced -> Progressing",
+            "Progressing -> Failed"
+        ]
+    );
+    let recorded = notices.0.lock().expect("lock").clone();
+    let deployments: Vec<(&str, Vec<String>)> = recorded
+        .iter()
+        .filter_map(|n| match n {
+            Notice::Applying {
+                revision, services, ..
+            } => Some((
+                revision.as_str(),
+                services.iter().map(ToString::to_string).collect(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        deployments,
+        [("c2", vec!["prod/api".to_string(), "prod/web".to_string()])]
+    );
+    let failed = recorded.iter().find_map(|n| match n {
+        Notice::Transition {
+            to: Status::Failed,
+            reason,
+            ..
+        } => reason.clone(),
+        _ => None,
+    });
+    assert!(
+        failed.is_some_and(|r| !r.is_empty()),
+        "the failure says why"
+    );
+    let history = reconciler.state().read().await.details["prod/api"]
+        .history
+        .clone();
+    let statuses: Vec<Status> = history.iter().map(|h| h.status).collect();
+    assert_eq!(
+        statuses,
+        [Status::Synced, Status::Progressing, Status::Failed]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_waits_for_its_dependencys_rollout_and_goes_out_when_it_is_synced() {
+    let ecs = FakeEcs::new();
+    let depends = |m: ManifestText| m.set(5, "  cluster: prod\n  dependsOn: [api]");
+    let c1 = snapshot(
+        "c1",
+        &[("api", web().named("api")), ("web", depends(web()))],
+    );
+    settled_by_a_first_daemon(&ecs, &c1).await;
+    let (mut reconciler, _) = reconciler(&ecs, options());
+    reconciler.reconcile(&c1).await;
+    // api changes in c2; web changes in c3, while api still rolls out.
+    let api_bump = web().named("api").replace("web:1.4.2", "web:1.5.0");
+    let c2 = snapshot("c2", &[("api", api_bump.clone()), ("web", depends(web()))]);
+    reconciler.reconcile(&c2).await;
+    let c3 = snapshot(
+        "c3",
+        &[
+            ("api", api_bump),
+            ("web", depends(web()).replace("web:1.4.2", "web:1.5.0")),
+        ],
+    );
+    reconciler.reconcile(&c3).await;
+    let state = reconciler.state();
+    let web_id = ServiceId::new("prod", "web");
+    let waiting = state
+        .read()
+        .await
+        .service(&web_id)
+        .and_then(|s| s.waiting.clone());
+    assert_eq!(
+        waiting,
+        Some(Waiting::DependsOn {
+            service: "prod/api".into()
+        })
+    );
+    let updates = ecs.count("UpdateService");
+    // The poll that sees api Synced asks for a full reconcile at once.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(
+        reconciler.poll_rollouts().await,
+        Requeue::After(Duration::ZERO)
+    );
+    reconciler.reconcile(&c3).await;
+    assert_eq!(ecs.count("UpdateService"), updates + 1, "web went out");
+    assert_eq!(status(&reconciler, "web").await, Status::Progressing);
+}
+
+#[tokio::test(start_paused = true)]
+async fn keep_revisions_deregisters_what_no_service_uses_beyond_the_newest() {
+    let ecs = FakeEcs::new();
+    let keeping = DaemonOptions {
+        keep_revisions: Some(1),
+        ..options()
+    };
+    let (mut reconciler, _) = reconciler(&ecs, keeping);
+    let revisions = [
+        web(),
+        web().replace("web:1.4.2", "web:1.5.0"),
+        web().replace("value: info", "value: debug"),
+    ];
+    for (n, text) in revisions.into_iter().enumerate() {
+        let commit = snapshot(&format!("c{n}"), &[("web", text)]);
+        reconciler.reconcile(&commit).await;
+        tokio::time::advance(Duration::from_secs(5)).await;
+        reconciler.reconcile(&commit).await;
+    }
+    let statuses = || -> Vec<(i32, String)> {
+        (ecs.revisions("web").into_iter())
+            .map(|td| (td.revision, td.status))
+            .collect()
+    };
+    // Revision 2 was still the old deployment's when the third commit went out.
+    let (active, inactive) = ("ACTIVE".to_string(), "INACTIVE".to_string());
+    assert_eq!(
+        statuses(),
+        [
+            (1, inactive.clone()),
+            (2, active.clone()),
+            (3, active.clone())
+        ]
+    );
+    // An hour later retention looks again, though nothing changed.
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    reconciler
+        .reconcile(&snapshot(
+            "c2",
+            &[("web", web().replace("value: info", "value: debug"))],
+        ))
+        .await;
+    assert_eq!(
+        statuses(),
+        [(1, inactive.clone()), (2, inactive), (3, active)]
+    );
 }

@@ -17,16 +17,15 @@ pub mod git;
 mod identity;
 mod manifests;
 mod revision;
-mod secret;
 mod timeouts;
 pub mod watch;
 
+pub use berth_core::secret::Secret;
 pub use dir::read_path;
 pub use error::SourceError;
 pub use git::{Commit, DEFAULT_BRANCH, GitAuth, GitConfig, GitSource, default_cache_dir};
 pub use identity::{dir_source_id, git_source_id};
 pub use manifests::{DEFAULT_WATCH_DEBOUNCE, DirManifests, GitManifests};
 pub use revision::content_revision;
-pub use secret::Secret;
 pub use timeouts::{GIT_CONNECT_TIMEOUT, GIT_IO_TIMEOUT, set_git_timeouts};
 pub use watch::DirWatcher;

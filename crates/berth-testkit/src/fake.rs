@@ -36,6 +36,8 @@ struct State {
     task_definitions: BTreeMap<String, LiveTaskDefinition>,
     calls: Vec<&'static str>,
     failing: Vec<&'static str>,
+    /// Task definition ARNs whose deregistration fails.
+    failing_deregistrations: Vec<String>,
     /// Rollouts in flight: service -> (started, previous task definition).
     rollouts: BTreeMap<ServiceId, Rollout>,
     /// Substrings of images whose deployments fail (circuit breaker).
@@ -124,17 +126,23 @@ impl FakeEcs {
 
     /// Every registered revision of `family`, oldest first.
     pub fn revisions(&self, family: &str) -> Vec<LiveTaskDefinition> {
-        self.state()
-            .task_definitions
-            .values()
+        let mut revisions: Vec<LiveTaskDefinition> = (self.state().task_definitions.values())
             .filter(|td| td.family == family)
             .cloned()
-            .collect()
+            .collect();
+        // By number: the map's ARN order puts `web:10` before `web:9`.
+        revisions.sort_by_key(|td| td.revision);
+        revisions
     }
 
     /// Stops failing calls (as after a restart).
     pub fn clear_failures(&self) {
         self.state().failing.clear();
+    }
+
+    /// Makes every later DeregisterTaskDefinition of `arn` fail (the call is still recorded).
+    pub fn fail_deregistering(&self, arn: &str) {
+        self.state().failing_deregistrations.push(arn.to_string());
     }
 
     /// Makes every later call of `operation` fail.
@@ -233,6 +241,7 @@ pub const MUTATIONS: &[&str] = &[
     "UpdateService",
     "TagResource",
     "UntagResource",
+    "DeregisterTaskDefinition",
 ];
 
 const DEFAULT_ROLLOUT: Duration = Duration::from_secs(2);
@@ -541,6 +550,22 @@ impl EcsWrite for FakeEcs {
         }
         Ok(())
     }
+
+    async fn deregister_task_definition(&self, arn: &str) -> Result<(), FakeError> {
+        self.record("DeregisterTaskDefinition")?;
+        let mut state = self.state();
+        if state.failing_deregistrations.iter().any(|a| a == arn) {
+            return Err(FakeError::Injected("DeregisterTaskDefinition"));
+        }
+        match state.task_definitions.get_mut(arn) {
+            Some(task_definition) => {
+                // ECS keeps a deregistered revision, INACTIVE, readable by ARN.
+                task_definition.status = "INACTIVE".into();
+                Ok(())
+            }
+            None => Err(FakeError::NoSuchTaskDefinition(arn.to_string())),
+        }
+    }
 }
 
 impl EcsRead for FakeEcs {
@@ -593,6 +618,17 @@ impl EcsRead for FakeEcs {
             .cloned()
             .map(Arc::new)
             .ok_or_else(|| FakeError::NoSuchTaskDefinition(arn.to_string()))
+    }
+
+    async fn list_active_task_definitions(&self, family: &str) -> Result<Vec<String>, FakeError> {
+        self.record("ListTaskDefinitions")?;
+        let state = self.state();
+        let mut active: Vec<&LiveTaskDefinition> = (state.task_definitions.values())
+            .filter(|td| td.family == family && td.status == "ACTIVE")
+            .collect();
+        // As ListTaskDefinitions lists them: oldest first.
+        active.sort_by_key(|td| td.revision);
+        Ok(active.into_iter().map(|td| td.arn.clone()).collect())
     }
 
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, FakeError> {

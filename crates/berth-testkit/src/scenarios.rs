@@ -520,6 +520,10 @@ impl<E: EcsWrite> EcsRead for Recorded<'_, E> {
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, Self::Error> {
         self.ecs.list_services(cluster).await
     }
+
+    async fn list_active_task_definitions(&self, family: &str) -> Result<Vec<String>, Self::Error> {
+        self.ecs.list_active_task_definitions(family).await
+    }
 }
 
 impl<E: EcsWrite> EcsWrite for Recorded<'_, E> {
@@ -583,6 +587,12 @@ impl<E: EcsWrite> EcsWrite for Recorded<'_, E> {
     async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), Self::Error> {
         self.ecs.untag_resource(arn, keys).await?;
         self.record("UntagResource", arn_subject(arn), keys.join(","));
+        Ok(())
+    }
+
+    async fn deregister_task_definition(&self, arn: &str) -> Result<(), Self::Error> {
+        self.ecs.deregister_task_definition(arn).await?;
+        self.record("DeregisterTaskDefinition", arn_subject(arn), String::new());
         Ok(())
     }
 }

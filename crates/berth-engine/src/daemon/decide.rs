@@ -13,7 +13,8 @@ use berth_core::plan::{self, Action, LiveState, Plan, ServicePlan};
 use berth_core::render::{self, tags};
 use tokio::time::Instant;
 
-use super::state::ServiceState;
+use super::hold::Held;
+use super::state::{ServiceState, SuspendScope, Waiting};
 use super::{Backoff, Status};
 use crate::rollout::{RolloutOutcome, judge};
 
@@ -107,6 +108,11 @@ pub(crate) struct Rules {
     pub progress_deadline: Duration,
     /// Retry delays of a failing service.
     pub backoff: Backoff,
+    /// Clusters whose changes are held now (suspended, or a freeze window), and why.
+    pub held: BTreeMap<String, Held>,
+    /// Each service's `dependsOn`, as service ids: a change waits while one of them is not
+    /// Synced and not being changed in the same pass.
+    pub depends_on: BTreeMap<ServiceId, Vec<ServiceId>>,
 }
 
 /// Something a decision wants logged (and drift counted); the reconciler does both.
@@ -179,7 +185,53 @@ pub(crate) fn decide(
             .services
             .push(judge.decide(service, id, live.services.get(id), remembered));
     }
+    wait_for_dependencies(&mut decisions.services, &rules.depends_on);
     decisions
+}
+
+/// Holds back every change whose `dependsOn` names a service that is neither Synced nor being
+/// changed in this pass (apply orders those itself), until no more are held: a chain waits
+/// link by link. The service waited for is named in `waiting`.
+fn wait_for_dependencies(
+    decisions: &mut [Decision],
+    depends_on: &BTreeMap<ServiceId, Vec<ServiceId>>,
+) {
+    loop {
+        let settled: BTreeMap<ServiceId, bool> = decisions
+            .iter()
+            .map(|d| {
+                let fine = d.apply.is_some() || d.state.status == Status::Synced;
+                (d.id.clone(), fine)
+            })
+            .collect();
+        let mut changed = false;
+        for decision in decisions.iter_mut().filter(|d| d.apply.is_some()) {
+            let blocking = (depends_on.get(&decision.id).into_iter().flatten())
+                .find(|dependency| settled.get(*dependency) == Some(&false));
+            if let Some(dependency) = blocking {
+                let plan = decision.apply.take();
+                decision.state.status = Status::OutOfSync;
+                decision.state.pending_changes =
+                    plan.as_ref().map(change_paths).unwrap_or_default();
+                decision.state.waiting = Some(Waiting::DependsOn {
+                    service: dependency.to_string(),
+                });
+                changed = true;
+            }
+        }
+        if !changed {
+            return;
+        }
+    }
+}
+
+/// The fields a plan would change (`(new service)` for a creation).
+fn change_paths(plan: &ServicePlan) -> Vec<String> {
+    match &plan.action {
+        Action::Update { changes, .. } => changes.iter().map(|c| c.path.clone()).collect(),
+        Action::Create { .. } => vec!["(new service)".into()],
+        _ => Vec::new(),
+    }
 }
 
 /// Decides again, from a fresh `DescribeServices`, about a service whose rollout berth follows
@@ -273,10 +325,16 @@ impl Judge<'_> {
             Action::Conflict { owner } => {
                 state.status = Status::OutOfSync;
                 state.last_error = Some(plan::conflict_reason(owner));
+                state.waiting = Some(Waiting::Conflict {
+                    owner: owner.clone(),
+                });
             }
             Action::Suspended { changes } => {
                 state.status = Status::Suspended;
                 state.pending_changes = changes.iter().map(|c| c.path.clone()).collect();
+                state.waiting = Some(Waiting::Suspended {
+                    scope: SuspendScope::Service,
+                });
             }
             Action::ImageMissing { images } => {
                 state.status = Status::Failed;
@@ -289,7 +347,10 @@ impl Judge<'_> {
             Action::NoChange => self.in_sync(live, &mut decision),
             Action::Create { .. } | Action::Update { .. } => {
                 if self.changed(service, live, &mut decision) {
-                    decision.apply = Some(service.clone());
+                    match self.rules.held.get(&id.cluster) {
+                        Some(held) => hold(&mut decision.state, service, held),
+                        None => decision.apply = Some(service.clone()),
+                    }
                 }
             }
             // Set apart by `decide`: prune has its own rules.
@@ -358,7 +419,9 @@ impl Judge<'_> {
         {
             state.status = Status::Failed;
             state.last_error = memory.error.clone();
-            state.next_retry_seconds = Some((retry_at - self.now).as_secs());
+            let retry_in_seconds = (retry_at - self.now).as_secs();
+            state.next_retry_seconds = Some(retry_in_seconds);
+            state.waiting = Some(Waiting::Backoff { retry_in_seconds });
             return false;
         }
         let Action::Update { changes, .. } = &service.action else {
@@ -395,6 +458,17 @@ impl Judge<'_> {
     }
 }
 
+/// A change that would go out now, held by a suspension or a window: Suspended or OutOfSync,
+/// with the changes it holds and why.
+fn hold(state: &mut ServiceState, service: &ServicePlan, held: &Held) {
+    state.status = match held.waiting {
+        Waiting::Suspended { .. } => Status::Suspended,
+        _ => Status::OutOfSync,
+    };
+    state.pending_changes = change_paths(service);
+    state.waiting = Some(held.waiting.clone());
+}
+
 /// Why berth leaves its own service as it is when it runs other than what berth applied from
 /// this commit: usually ECS's circuit breaker rolled back a new berth that did not start, and the
 /// berth reading this is the old one. Applying the same commit again would replace berth with
@@ -428,6 +502,11 @@ pub(crate) enum PruneRefusal {
     OwnService,
     /// berth is shutting down: a delete now could be cut short; the next run decides.
     ShuttingDown,
+    /// The cluster is suspended or in a freeze window.
+    Held {
+        /// Why, as [`Waiting::describe`] says it.
+        reason: String,
+    },
     /// DeleteService failed (tried again at the next reconcile).
     DeleteFailed {
         /// The adapter's error.
@@ -468,6 +547,7 @@ impl PruneRefusal {
                 format!("not pruning {names}: berth is shutting down; the next run decides")
             }
             PruneRefusal::DeleteFailed { error } => format!("pruning {names} failed: {error}"),
+            PruneRefusal::Held { reason } => format!("not pruning {names}: {reason}"),
         }
     }
 }
@@ -495,6 +575,9 @@ pub(crate) struct PruneRules<'a> {
     pub own_service: Option<&'a ServiceId>,
     /// berth is shutting down.
     pub stopping: bool,
+    /// Clusters whose changes are held (suspended, or a freeze window): nothing is deleted
+    /// there either.
+    pub held: &'a BTreeMap<String, Held>,
 }
 
 /// Decides which of `candidates` (owned here, in no manifest) to delete. `seen_before` are the
@@ -539,6 +622,16 @@ pub(crate) fn decide_prune(
         ..PruneDecision::default()
     };
     decision.pending = candidates.iter().map(|s| s.id.clone()).collect();
+    let (held, candidates): (Vec<&LiveService>, Vec<&LiveService>) = candidates
+        .iter()
+        .copied()
+        .partition(|s| rules.held.contains_key(&s.id.cluster));
+    for service in held {
+        if let Some(held) = rules.held.get(&service.id.cluster) {
+            let reason = held.waiting.describe();
+            (decision.kept).insert(service.id.clone(), PruneRefusal::Held { reason });
+        }
+    }
     let (confirmed, first_seen): (Vec<&LiveService>, Vec<&LiveService>) = candidates
         .iter()
         .copied()

@@ -8,8 +8,10 @@
 
 mod backoff;
 mod decide;
+mod hold;
 mod notice;
 mod reconcile;
+mod report;
 mod state;
 
 use std::future::Future;
@@ -24,8 +26,9 @@ use tracing::{info, warn};
 pub use backoff::Backoff;
 /// The daemon reports in berth-core's vocabulary; re-exported so call sites name one module.
 pub use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status, Trigger};
-pub use reconcile::{Reconciler, Requeue};
+pub use hold::{Held, Holds, WallClock, WindowError, WindowKind, WindowSpec, Windows};
 pub use notice::{NoNotify, Notice, Notify};
+pub use reconcile::{Reconciler, Requeue};
 pub use state::{
     DaemonState, HistoryEntry, InvalidFile, LeaseState, NoTelemetry, ServiceDetail, ServiceState,
     SuspendScope, Telemetry, Waiting,
@@ -93,6 +96,13 @@ pub struct DaemonOptions {
     /// A fetch that has not finished after this long is abandoned and counts as failed, so a
     /// remote that accepts and never answers cannot stall the loop.
     pub fetch_timeout: Duration,
+    /// `reconcile.suspend`, `reconcile.suspendClusters` and `reconcile.windows`.
+    pub holds: Holds,
+    /// The clock windows are read with (the system's, or a fixed start for tests).
+    pub wall_clock: WallClock,
+    /// `reconcile.keepRevisions`: deregister unused task definition revisions of berth's
+    /// families beyond the newest N (`None`: never).
+    pub keep_revisions: Option<usize>,
 }
 
 impl Default for DaemonOptions {
@@ -119,6 +129,9 @@ impl Default for DaemonOptions {
                 max: Duration::from_secs(60),
             },
             fetch_timeout: Duration::from_secs(120),
+            holds: Holds::default(),
+            wall_clock: WallClock::System,
+            keep_revisions: None,
         }
     }
 }
@@ -222,13 +235,18 @@ where
     info!(?trigger, "reconcile requested");
     let mut retry = trigger.retries_failed();
     let mut forced = trigger.forces_reconcile();
+    let mut through_windows = trigger == Trigger::Override;
     while let Ok(more) = triggers.try_recv() {
         retry |= more.retries_failed();
         forced |= more.forces_reconcile();
+        through_windows |= more == Trigger::Override;
     }
-    if retry {
-        for reconciler in reconcilers {
+    for reconciler in reconcilers {
+        if retry {
             reconciler.clear_backoff();
+        }
+        if through_windows {
+            reconciler.override_windows_once();
         }
     }
     forced

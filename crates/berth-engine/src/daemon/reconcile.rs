@@ -15,19 +15,24 @@ use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use super::decide::{
-    self, Decision, Decisions, Event, Memory, PruneRefusal, PruneRules, Rules, error_text,
-    observed, prune_notes,
+    self, Decision, Event, Memory, PruneRefusal, PruneRules, Rules, error_text, observed,
+    prune_notes,
 };
-use super::state::{InvalidFile, ReconcileSummary, ServiceState};
+use super::hold::Held;
+use super::notice::{NoNotify, Notice, Notify};
+use super::report::Reporter;
+use super::state::{InvalidFile, ReconcileSummary, ServiceState, Waiting};
 use super::{
     ApplyAction, DaemonOptions, DaemonState, ReconcileResult, Snapshot, Status, Telemetry,
 };
 use crate::apply::{
     AppliedAction, ApplyObserver, ApplyOptions, ServiceOutcome, ServiceReport, apply,
 };
+use crate::defaults::RETENTION_EVERY;
 use crate::lease::Validity;
 use crate::ports::{EcsWrite, ImageRegistry};
 use crate::read_live_to_apply;
+use crate::retention::{self, DEFAULT_LIMIT, task_definitions_in_use};
 use crate::rollout::{Quiet, RolloutObserver, RolloutTiming};
 
 /// When the reconciler wants to run again.
@@ -61,6 +66,39 @@ pub struct Reconciler<E, R> {
     stop: Option<watch::Receiver<bool>>,
     /// The target's lease, when replicas share the targets ([`Reconciler::lease_on`]).
     lease: Option<Validity>,
+    /// Where notices go ([`Reconciler::notify_on`]).
+    notify: Arc<dyn Notify>,
+    /// The next full reconcile goes through freeze windows (`POST /reconcile?override=window`).
+    override_windows: bool,
+    /// When the earliest window holding a change lets it out: a full reconcile then.
+    hold_ends: Option<Instant>,
+    /// The prune refusals last notified, so that the same refusal is told once.
+    prune_refused: Vec<String>,
+    /// When revision retention last ran.
+    retained_at: Option<Instant>,
+}
+
+/// A full reconcile's results, for [`Reconciler::publish`].
+struct Published<'a> {
+    statuses: BTreeMap<ServiceId, ServiceState>,
+    invalid_files: Vec<InvalidFile>,
+    manifests_valid: bool,
+    live: &'a LiveState,
+}
+
+/// A window's end is acted on this long after it, so that the reconcile lands inside the
+/// window that opened (or after the one that closed).
+const WINDOW_SLACK: Duration = Duration::from_secs(1);
+
+/// What one pass decided, ready to act on.
+#[derive(Default)]
+struct Decided {
+    statuses: BTreeMap<ServiceId, ServiceState>,
+    to_apply: Vec<ServicePlan>,
+    /// Services applied because they drifted (self-heal), with the drifted fields.
+    reverting: BTreeMap<ServiceId, Vec<String>>,
+    prune_candidates: Vec<ServiceId>,
+    held: BTreeMap<String, Held>,
 }
 
 /// What one reconcile's prune did: services deleted, and one note per refusal.
@@ -90,7 +128,23 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             prune_pending: BTreeSet::new(),
             stop: None,
             lease: None,
+            notify: Arc::new(NoNotify),
+            override_windows: false,
+            hold_ends: None,
+            prune_refused: Vec::new(),
+            retained_at: None,
         }
+    }
+
+    /// Sends this reconciler's notices (transitions, deployments, prune, drift reverted) to
+    /// `notify`.
+    pub fn notify_on(&mut self, notify: Arc<dyn Notify>) {
+        self.notify = notify;
+    }
+
+    /// Lets the next full reconcile apply through freeze windows (never through a suspension).
+    pub fn override_windows_once(&mut self) {
+        self.override_windows = true;
     }
 
     /// Once `stop` turns true, a reconcile in progress starts no further service and prunes
@@ -167,36 +221,15 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             Ok(live) => live,
             Err(err) => return self.unreadable(snapshot, &outcome, started, &err).await,
         };
-        let plan = plan(
-            &outcome.services,
-            &outcome.invalid,
-            &live,
-            &self.ownership(),
-        );
-        let hashes: BTreeMap<ServiceId, u64> = outcome
-            .services
-            .iter()
-            .map(|m| (m.id.clone(), render::spec_hash(m)))
-            .collect();
         let now = Instant::now();
-        let (file_services, unparsed) = self.remember_files(&outcome);
-        let Decisions {
-            services,
+        let Decided {
+            mut statuses,
+            to_apply,
+            reverting,
             prune_candidates,
-        } = decide::decide(
-            &plan,
-            &hashes,
-            &live,
-            &self.memory,
-            &unparsed.keys().cloned().collect(),
-            &self.rules(),
-            now,
-        );
-        let (mut statuses, to_apply) = self.take(services);
-        report_unparsed(&unparsed, &live, &mut statuses);
-        self.file_services = file_services;
+            held,
+        } = self.decide_pass(&outcome, &live, now);
         let invalid_files = invalid_files(&outcome.invalid);
-
         let mut actions = self
             .apply_decided(
                 snapshot,
@@ -207,29 +240,152 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                 now,
             )
             .await;
-        let prune = self
-            .prune_candidates(&prune_candidates, &live, outcome.is_valid(), &mut statuses)
-            .await;
+        self.drift_reverted(&reverting, &statuses);
+        let valid = outcome.is_valid();
+        let prune =
+            (self.prune_candidates(&prune_candidates, &live, valid, &held, &mut statuses)).await;
         actions += prune.deleted;
+        actions += (self.retain_revisions(&outcome.services, &live, &statuses, actions, now)).await;
         self.trim_memory(&live, &statuses).await;
         let summary = ReconcileSummary {
             revision: snapshot.revision.clone(),
             result: ReconcileResult::Ok,
             duration_seconds: 0.0,
+            finished_unix: 0,
             counts: BTreeMap::new(),
             actions,
             error: None,
             prune: prune.notes,
         };
-        self.publish(
-            summary,
+        let published = Published {
             statuses,
             invalid_files,
-            outcome.is_valid(),
-            started,
+            manifests_valid: valid,
+            live: &live,
+        };
+        self.publish(summary, published, started, now).await
+    }
+
+    /// Plans and decides every service of this pass: the rules with this moment's holds and
+    /// the manifests' dependencies; the decisions' events logged and their memory kept.
+    fn decide_pass(
+        &mut self,
+        outcome: &berth_core::manifest::LoadOutcome,
+        live: &LiveState,
+        now: Instant,
+    ) -> Decided {
+        let plan = plan(&outcome.services, &outcome.invalid, live, &self.ownership());
+        let hashes: BTreeMap<ServiceId, u64> = outcome
+            .services
+            .iter()
+            .map(|m| (m.id.clone(), render::spec_hash(m)))
+            .collect();
+        let mut rules = self.rules();
+        rules.depends_on = dependencies(&outcome.services);
+        rules.held = self.held_clusters(&outcome.services, now);
+        let (file_services, unparsed) = self.remember_files(outcome);
+        let unparsed_ids = unparsed.keys().cloned().collect();
+        let decisions = decide::decide(
+            &plan,
+            &hashes,
+            live,
+            &self.memory,
+            &unparsed_ids,
+            &rules,
             now,
-        )
-        .await
+        );
+        let mut decided = self.take(decisions.services);
+        report_unparsed(&unparsed, live, &mut decided.statuses);
+        self.file_services = file_services;
+        decided.prune_candidates = decisions.prune_candidates;
+        decided.held = rules.held;
+        decided
+    }
+
+    /// The clusters of `manifests` whose changes are held now, and why; remembers when the
+    /// first window holding one ends (a full reconcile is due then). An override of the
+    /// windows is used up here.
+    fn held_clusters(
+        &mut self,
+        manifests: &[berth_core::manifest::ServiceManifest],
+        now: Instant,
+    ) -> BTreeMap<String, Held> {
+        let wall = self.options.wall_clock.at(now);
+        let through_windows = std::mem::take(&mut self.override_windows);
+        let clusters: BTreeSet<&str> = manifests.iter().map(|m| m.id.cluster.as_str()).collect();
+        let held: BTreeMap<String, Held> = clusters
+            .into_iter()
+            .filter_map(|cluster| {
+                let held = self.options.holds.held(cluster, wall, through_windows)?;
+                Some((cluster.to_string(), held))
+            })
+            .collect();
+        let clock = self.options.wall_clock;
+        self.hold_ends = (held.values().filter_map(|h| h.until).min())
+            .map(|until| now + clock.until(now, until) + WINDOW_SLACK);
+        held
+    }
+
+    /// With `reconcile.keepRevisions`: deregisters the revisions of berth's families that
+    /// nothing uses, beyond the newest N ([`crate::retention`]), after a pass that changed
+    /// something or when the last look is [`RETENTION_EVERY`] old. Returns the revisions
+    /// deregistered.
+    async fn retain_revisions(
+        &mut self,
+        manifests: &[berth_core::manifest::ServiceManifest],
+        live: &LiveState,
+        statuses: &BTreeMap<ServiceId, ServiceState>,
+        actions: usize,
+        now: Instant,
+    ) -> usize {
+        let Some(keep) = self.options.keep_revisions else {
+            return 0;
+        };
+        let recent = (self.retained_at).is_some_and(|at| now.duration_since(at) < RETENTION_EVERY);
+        if (recent && actions == 0) || self.stopping() {
+            return 0;
+        }
+        self.retained_at = Some(now);
+        let families = manifests.iter().map(|m| m.family().to_string()).collect();
+        let mut in_use = task_definitions_in_use(live.services.values().chain(&live.unlisted));
+        in_use.extend(statuses.values().flat_map(|s| {
+            [&s.desired_task_definition, &s.live_task_definition]
+                .into_iter()
+                .flatten()
+                .cloned()
+        }));
+        let report =
+            retention::retain_revisions(&self.ecs, &families, &in_use, keep, DEFAULT_LIMIT);
+        let report = report.await;
+        for arn in &report.deregistered {
+            info!(task_definition = %arn, keep, "retention: deregistered");
+            self.telemetry
+                .apply_action(ApplyAction::DeregisterTaskDefinition);
+        }
+        for (arn, error) in &report.failed {
+            warn!(task_definition = %arn, %error, "retention: cannot deregister; tried again later");
+        }
+        report.deregistered.len()
+    }
+
+    /// Tells of the drift that apply reverted: the services of `reverting` it changed.
+    fn drift_reverted(
+        &self,
+        reverting: &BTreeMap<ServiceId, Vec<String>>,
+        statuses: &BTreeMap<ServiceId, ServiceState>,
+    ) {
+        for (id, changes) in reverting {
+            if statuses
+                .get(id)
+                .is_some_and(|s| s.status == Status::Progressing)
+            {
+                self.notify.notify(Notice::DriftReverted {
+                    target: self.target_name().to_string(),
+                    id: id.clone(),
+                    changes: changes.clone(),
+                });
+            }
+        }
     }
 
     /// The snapshot's manifests, with this daemon's variables: the services of this
@@ -266,6 +422,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         ids: &[ServiceId],
         live: &LiveState,
         manifests_valid: bool,
+        held: &BTreeMap<String, Held>,
         statuses: &mut BTreeMap<ServiceId, ServiceState>,
     ) -> PruneOutcome {
         let candidates: Vec<&LiveService> = ids
@@ -273,16 +430,35 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             .filter_map(|id| live.unlisted.iter().find(|s| &s.id == id))
             .collect();
         let mut deleted = 0;
-        let kept = self.prune(&candidates, manifests_valid, &mut deleted).await;
+        let kept = (self.prune(&candidates, manifests_valid, held, &mut deleted)).await;
         for service in &candidates {
             if let Some(refusal) = kept.get(&service.id) {
                 statuses.insert(service.id.clone(), unpruned(service, refusal));
             }
         }
+        self.tell_prune_refusals(&kept);
         PruneOutcome {
             deleted,
             notes: prune_notes(&kept),
         }
+    }
+
+    /// Tells of prune's refusals when they differ from the last told (prune being off, and
+    /// the wait for a second look, are not refusals worth telling).
+    fn tell_prune_refusals(&mut self, kept: &BTreeMap<ServiceId, PruneRefusal>) {
+        let refused: BTreeMap<ServiceId, PruneRefusal> = kept
+            .iter()
+            .filter(|(_, r)| !matches!(r, PruneRefusal::Off | PruneRefusal::FirstSeen))
+            .map(|(id, r)| (id.clone(), r.clone()))
+            .collect();
+        let reasons = prune_notes(&refused);
+        if reasons != self.prune_refused && !reasons.is_empty() {
+            self.notify.notify(Notice::PruneRefused {
+                target: self.target_name().to_string(),
+                reasons: reasons.clone(),
+            });
+        }
+        self.prune_refused = reasons;
     }
 
     /// The rules [`decide::decide`] works by.
@@ -292,25 +468,37 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             own_service: self.options.own_service.clone(),
             progress_deadline: self.options.progress_deadline,
             backoff: self.options.backoff,
+            held: BTreeMap::new(),
+            depends_on: BTreeMap::new(),
         }
     }
 
     /// Acts on what was decided short of applying: logs each decision's events (drift is also
     /// counted), remembers each service, and returns the statuses so far and the plans to
     /// apply.
-    fn take(
-        &mut self,
-        decisions: Vec<Decision>,
-    ) -> (BTreeMap<ServiceId, ServiceState>, Vec<ServicePlan>) {
-        let mut statuses = BTreeMap::new();
-        let mut to_apply = Vec::new();
+    fn take(&mut self, decisions: Vec<Decision>) -> Decided {
+        let mut taken = Decided::default();
+        let Decided {
+            statuses,
+            to_apply,
+            reverting,
+            ..
+        } = &mut taken;
         for decision in decisions {
             self.log_events(&decision.id, &decision.events);
+            if decision.apply.is_some()
+                && let Some(changes) = decision.events.iter().find_map(|e| match e {
+                    Event::Drift { changes } => Some(changes.clone()),
+                    Event::RolloutFailed { .. } => None,
+                })
+            {
+                reverting.insert(decision.id.clone(), changes);
+            }
             to_apply.extend(decision.apply);
             self.memory.insert(decision.id.clone(), decision.memory);
             statuses.insert(decision.id, decision.state);
         }
-        (statuses, to_apply)
+        taken
     }
 
     /// Logs what a decision saw; drift is also counted.
@@ -342,6 +530,11 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         if to_apply.is_empty() {
             return 0;
         }
+        self.notify.notify(Notice::Applying {
+            target: self.target_name().to_string(),
+            revision: snapshot.revision.clone(),
+            services: to_apply.iter().filter_map(|p| p.id.clone()).collect(),
+        });
         let apply_options = ApplyOptions {
             concurrency: self.options.concurrency,
             rollout: RolloutTiming::default(),
@@ -388,6 +581,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             revision: snapshot.revision.clone(),
             result: ReconcileResult::Error,
             duration_seconds: started.elapsed().as_secs_f64(),
+            finished_unix: 0,
             counts: BTreeMap::new(),
             actions: 0,
             error: Some(err.to_string()),
@@ -396,14 +590,25 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         self.telemetry
             .reconcile(started.elapsed(), ReconcileResult::Error);
         let reason = format!("cannot read ECS: {err}");
-        let mut state = self.state.write().await;
+        let shared = Arc::clone(&self.state);
+        let mut state = shared.write().await;
+        let state = &mut *state;
+        let reporter = self.reporter(&snapshot.revision);
         for manifest in &outcome.services {
             let service = (state.services)
                 .entry(manifest.id.to_string())
                 .or_insert_with(|| observed(Status::Failed, None));
+            let before = service.status;
             service.status = Status::Failed;
             service.manifest = Some(manifest.origin.to_string());
             service.last_error = Some(reason.clone());
+            reporter.service(
+                &mut state.details,
+                &manifest.id,
+                Some(before),
+                service,
+                None,
+            );
             self.telemetry.service_status(&manifest.id, Status::Failed);
         }
         state.reconciled(summary);
@@ -436,16 +641,21 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
     }
 
     /// Reports a finished reconcile: counts per status, the `reconcile finished` line,
-    /// telemetry, and `/status` (services, invalid files, the summary). Returns what next.
+    /// telemetry, notices of changed statuses, and `/status` (services, their details, invalid
+    /// files, the summary). Returns what next.
     async fn publish(
         &mut self,
         mut summary: ReconcileSummary,
-        statuses: BTreeMap<ServiceId, ServiceState>,
-        invalid_files: Vec<InvalidFile>,
-        manifests_valid: bool,
+        published: Published<'_>,
         started: Instant,
         now: Instant,
     ) -> Requeue {
+        let Published {
+            statuses,
+            invalid_files,
+            manifests_valid,
+            live,
+        } = published;
         for (id, state) in &statuses {
             *summary.counts.entry(state.status.as_str()).or_default() += 1;
             self.telemetry.service_status(id, state.status);
@@ -458,23 +668,15 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         }
         let duration = started.elapsed();
         summary.duration_seconds = duration.as_secs_f64();
-        let count = |status: Status| summary.counts.get(status.as_str()).copied().unwrap_or(0);
-        info!(
-            revision = %summary.revision,
-            synced = count(Status::Synced),
-            progressing = count(Status::Progressing),
-            out_of_sync = count(Status::OutOfSync),
-            failed = count(Status::Failed),
-            invalid = count(Status::Invalid),
-            suspended = count(Status::Suspended),
-            actions = summary.actions,
-            duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-            "reconcile finished"
-        );
+        log_finished(&summary, duration);
         self.telemetry.reconcile(duration, summary.result);
 
         let requeue = self.requeue(&statuses, now);
-        let mut state = self.state.write().await;
+        let shared = Arc::clone(&self.state);
+        let mut state = shared.write().await;
+        let state = &mut *state;
+        let reporter = self.reporter(&summary.revision);
+        reporter.services(&mut state.details, &state.services, &statuses, live);
         state.services = statuses
             .into_iter()
             .map(|(id, service)| (id.to_string(), service))
@@ -482,6 +684,15 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         state.invalid_files = invalid_files;
         state.reconciled(summary);
         requeue
+    }
+
+    /// The reporter of this target's notices and history at `revision`.
+    fn reporter<'a>(&'a self, revision: &'a str) -> Reporter<'a> {
+        Reporter {
+            target: self.target_name(),
+            revision,
+            notify: self.notify.as_ref(),
+        }
     }
 
     /// Works out which services each file declares now, and returns that map (to keep once
@@ -591,6 +802,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         &mut self,
         candidates: &[&LiveService],
         manifests_valid: bool,
+        held: &BTreeMap<String, Held>,
         actions: &mut usize,
     ) -> BTreeMap<ServiceId, PruneRefusal> {
         let seen_before = std::mem::take(&mut self.prune_pending);
@@ -599,6 +811,7 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             max: self.options.max_prune,
             own_service: self.options.own_service.as_ref(),
             stopping: self.stopping(),
+            held,
         };
         let decision = decide::decide_prune(candidates, &seen_before, manifests_valid, rules);
         self.prune_pending = decision.pending;
@@ -612,6 +825,10 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
                     self.prune_pending.remove(&id);
                     self.telemetry.apply_action(ApplyAction::DeleteService);
                     self.telemetry.service_removed(&id);
+                    self.notify.notify(Notice::Pruned {
+                        target: self.target_name().to_string(),
+                        id: id.clone(),
+                    });
                     *actions += 1;
                 }
                 Err(err) => {
@@ -634,14 +851,15 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
     /// What to look at next: a prune waiting for its second look needs a full reconcile; a
     /// rollout in flight only a poll; then the earliest end of a backoff.
     fn next_look(&self, progressing: bool, now: Instant) -> Requeue {
-        let retry = self
-            .memory
-            .values()
-            .filter_map(|m| m.retry_at)
+        let retry = (self.memory.values().filter_map(|m| m.retry_at))
+            .chain(self.hold_ends)
             .filter(|at| *at > now)
             .min();
-        if !self.prune_pending.is_empty() {
-            Requeue::After(self.options.rollout_poll)
+        let poll = self.options.rollout_poll;
+        if !self.prune_pending.is_empty() || retry.is_some_and(|at| progressing && at < now + poll)
+        {
+            // A full reconcile also looks at the rollouts in flight.
+            Requeue::After(retry.map_or(poll, |at| (at - now).min(poll)))
         } else if progressing {
             Requeue::Poll(self.options.rollout_poll)
         } else if let Some(at) = retry {
@@ -662,6 +880,10 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         let shared = Arc::clone(&self.state);
         let mut state = shared.write().await;
         let rules = self.rules();
+        let revision =
+            (state.last_reconcile.as_ref()).map_or_else(String::new, |r| r.revision.clone());
+        let mut details = std::mem::take(&mut state.details);
+        let mut synced = BTreeSet::new();
         for id in &in_flight {
             let (Some(live), Some(service), Some(memory)) = (
                 seen.get(id),
@@ -673,12 +895,26 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             };
             let decision = decide::decide_polled(id, live, service, memory, &rules, now);
             self.log_events(id, &decision.events);
+            let before = service.status;
             *service = decision.state;
+            let reporter = self.reporter(&revision);
+            reporter.service(&mut details, id, Some(before), service, Some(live));
             self.memory.insert(decision.id, decision.memory);
             progressing |= service.status == Status::Progressing;
+            if service.status == Status::Synced {
+                synced.insert(id.to_string());
+            }
             self.telemetry.service_status(id, service.status);
         }
+        state.details = details;
+        let unblocked = (state.services.values()).any(|s| {
+            matches!(&s.waiting, Some(Waiting::DependsOn { service }) if synced.contains(service))
+        });
         drop(state);
+        if unblocked {
+            // A change waited for this rollout (`dependsOn`): it goes out now.
+            return Requeue::After(Duration::ZERO);
+        }
         self.next_look(progressing, now)
     }
 
@@ -722,6 +958,40 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
             .map(|(id, _)| id.clone())
             .collect()
     }
+}
+
+/// The `reconcile finished` line.
+fn log_finished(summary: &ReconcileSummary, duration: Duration) {
+    let count = |status: Status| summary.counts.get(status.as_str()).copied().unwrap_or(0);
+    info!(
+        revision = %summary.revision,
+        synced = count(Status::Synced),
+        progressing = count(Status::Progressing),
+        out_of_sync = count(Status::OutOfSync),
+        failed = count(Status::Failed),
+        invalid = count(Status::Invalid),
+        suspended = count(Status::Suspended),
+        actions = summary.actions,
+        duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+        "reconcile finished"
+    );
+}
+
+/// Each manifest's `dependsOn`, as the ids of the services it names (in its cluster).
+fn dependencies(
+    manifests: &[berth_core::manifest::ServiceManifest],
+) -> BTreeMap<ServiceId, Vec<ServiceId>> {
+    manifests
+        .iter()
+        .filter(|m| !m.metadata.depends_on.is_empty())
+        .map(|m| {
+            let names = m.metadata.depends_on.iter();
+            let ids = names
+                .map(|name| ServiceId::new(&m.id.cluster, name))
+                .collect();
+            (m.id.clone(), ids)
+        })
+        .collect()
 }
 
 /// Services whose file no longer parses: Invalid, and left exactly as they run.

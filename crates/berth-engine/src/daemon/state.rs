@@ -37,7 +37,11 @@ pub struct ServiceState {
 /// Why berth is not changing a service now (`/status` `services.<id>.waiting`, the status
 /// page): the first reason that applies, in this order of precedence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Waiting {
     /// `reconcile.suspend`, the cluster's entry in `reconcile.suspendClusters`, or the
     /// manifest's `metadata.suspend`.
@@ -69,6 +73,32 @@ pub enum Waiting {
     },
 }
 
+impl Waiting {
+    /// The one sentence for what the service waits for (the status page, prune's notes).
+    pub fn describe(&self) -> String {
+        match self {
+            Waiting::Suspended { scope } => format!("suspended ({})", scope.setting()),
+            Waiting::Window {
+                window,
+                until: Some(until),
+            } => format!("held by window {window} until {until}"),
+            Waiting::Window {
+                window,
+                until: None,
+            } => format!("held by window {window}"),
+            Waiting::DependsOn { service } => {
+                format!("waits for {service} (dependsOn) to be Synced")
+            }
+            Waiting::Backoff { retry_in_seconds } => {
+                format!("backing off after a failure; retries in {retry_in_seconds}s")
+            }
+            Waiting::Conflict { owner } => {
+                format!("owned by another source ({owner}); berth leaves it alone")
+            }
+        }
+    }
+}
+
 /// Where a suspension comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -79,6 +109,17 @@ pub enum SuspendScope {
     Cluster,
     /// The manifest's `metadata.suspend: true`.
     Service,
+}
+
+impl SuspendScope {
+    /// The setting that suspends.
+    pub const fn setting(self) -> &'static str {
+        match self {
+            SuspendScope::Global => "reconcile.suspend",
+            SuspendScope::Cluster => "reconcile.suspendClusters",
+            SuspendScope::Service => "metadata.suspend",
+        }
+    }
 }
 
 /// One line of a service's reconcile history, kept in memory (the last
@@ -117,6 +158,8 @@ pub struct ReconcileSummary {
     pub result: ReconcileResult,
     /// How long it took.
     pub duration_seconds: f64,
+    /// When it finished (Unix seconds, wall clock).
+    pub finished_unix: u64,
     /// Services per status, keyed by [`Status::as_str`] (so the JSON lists them by name).
     pub counts: BTreeMap<&'static str, usize>,
     /// Mutating calls made.
@@ -223,7 +266,8 @@ impl DaemonState {
     }
 
     /// Records a finished reconcile; one that read ECS renews readiness.
-    pub(crate) fn reconciled(&mut self, summary: ReconcileSummary) {
+    pub(crate) fn reconciled(&mut self, mut summary: ReconcileSummary) {
+        summary.finished_unix = unix_now();
         if summary.error.is_none() {
             self.last_read_ok = Some(tokio::time::Instant::now());
         }

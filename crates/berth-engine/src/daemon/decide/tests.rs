@@ -32,6 +32,8 @@ fn rules(self_heal: bool) -> Rules {
             min: Duration::from_secs(30),
             max: Duration::from_secs(300),
         },
+        held: BTreeMap::new(),
+        depends_on: BTreeMap::new(),
     }
 }
 
@@ -577,6 +579,7 @@ const ON: PruneRules = PruneRules {
     max: 1,
     own_service: None,
     stopping: false,
+    held: &BTreeMap::new(),
 };
 
 #[test]
@@ -704,4 +707,209 @@ fn nothing_is_pruned_while_shutting_down() {
     );
     // The same candidate, not shutting down, is deleted: the refusal is the stop's.
     assert_eq!(decide_prune(&[&old], &seen, true, ON).delete, vec![old.id]);
+}
+
+/// [`rules`] with `prod` held for `waiting`.
+fn held_prod(waiting: Waiting) -> Rules {
+    Rules {
+        held: BTreeMap::from([(
+            "prod".to_string(),
+            Held {
+                waiting,
+                until: None,
+            },
+        )]),
+        ..rules(true)
+    }
+}
+
+#[test]
+fn a_change_in_a_held_cluster_is_shown_with_its_hold_and_not_applied() {
+    let window = Waiting::Window {
+        window: "weekend".into(),
+        until: Some("2026-12-07T07:00:00Z".into()),
+    };
+    let live = live(OLD_TD, "COMPLETED");
+    let decision = decide_one(
+        update(),
+        Some(live.clone()),
+        None,
+        &held_prod(window.clone()),
+        Instant::now(),
+    );
+    assert!(decision.apply.is_none(), "held");
+    assert_eq!(decision.state.status, Status::OutOfSync);
+    assert_eq!(decision.state.waiting, Some(window));
+    assert_eq!(decision.state.pending_changes, vec!["desiredCount"]);
+    let global = Waiting::Suspended {
+        scope: SuspendScope::Global,
+    };
+    let suspended = decide_one(
+        update(),
+        Some(live),
+        None,
+        &held_prod(global.clone()),
+        Instant::now(),
+    );
+    assert!(suspended.apply.is_none());
+    assert_eq!(suspended.state.status, Status::Suspended);
+    assert_eq!(suspended.state.waiting, Some(global));
+}
+
+#[test]
+fn a_held_cluster_still_reports_drift_and_services_in_sync() {
+    let mut drifted = live(OLD_TD, "COMPLETED");
+    drifted
+        .tags
+        .insert(tags::SPEC_HASH.into(), spec_hash_text(HASH));
+    let hold = held_prod(Waiting::Suspended {
+        scope: SuspendScope::Cluster,
+    });
+    let decision = decide_one(update(), Some(drifted), None, &hold, Instant::now());
+    assert!(decision.apply.is_none());
+    assert!(
+        matches!(&decision.events[..], [Event::Drift { changes }] if changes == &["desiredCount"]),
+        "{:?}",
+        decision.events
+    );
+    let in_sync = decide_one(
+        Action::NoChange,
+        Some(live(OLD_TD, "COMPLETED")),
+        None,
+        &hold,
+        Instant::now(),
+    );
+    assert_eq!(in_sync.state.status, Status::Synced);
+    assert_eq!(in_sync.state.waiting, None);
+}
+
+#[test]
+fn backoff_conflict_and_a_suspended_manifest_say_what_they_wait_for() {
+    let now = Instant::now();
+    let mut failing = Memory::default().for_content(HASH);
+    failing.failed("boom".into(), now, &rules(true).backoff);
+    let backing_off = decide_one(update(), None, Some(failing), &rules(true), now);
+    // The first retry is after `min` (30 s) plus jitter.
+    assert!(
+        matches!(
+            backing_off.state.waiting,
+            Some(Waiting::Backoff { retry_in_seconds }) if (30..=60).contains(&retry_in_seconds)
+        ),
+        "{:?}",
+        backing_off.state.waiting
+    );
+    let conflict = Action::Conflict {
+        owner: "git:github.com/other/repo@main".into(),
+    };
+    let conflicted = decide_one(conflict, None, None, &rules(true), now);
+    assert_eq!(
+        conflicted.state.waiting,
+        Some(Waiting::Conflict {
+            owner: "git:github.com/other/repo@main".into()
+        })
+    );
+    let suspended = decide_one(
+        Action::Suspended {
+            changes: Vec::new(),
+        },
+        None,
+        None,
+        &rules(true),
+        now,
+    );
+    assert_eq!(
+        suspended.state.waiting,
+        Some(Waiting::Suspended {
+            scope: SuspendScope::Service
+        })
+    );
+}
+
+/// Decides `web` (changed) and `api` (planned as `api_action`, live `api_live`) where web
+/// dependsOn api.
+fn decide_web_after_api(api_action: Action, api_live: LiveService, memory: Memory) -> Decisions {
+    let api = ServiceId::new("prod", "api");
+    let mut state = LiveState::default();
+    state.services.insert(id(), live(OLD_TD, "COMPLETED"));
+    state.services.insert(api.clone(), api_live);
+    let plan = Plan {
+        services: vec![
+            planned(update()),
+            ServicePlan {
+                id: Some(api.clone()),
+                ..planned(api_action)
+            },
+        ],
+    };
+    let hashes = BTreeMap::from([(id(), HASH), (api.clone(), HASH)]);
+    let rules = Rules {
+        depends_on: BTreeMap::from([(id(), vec![api.clone()])]),
+        ..rules(true)
+    };
+    let memory = BTreeMap::from([(api, memory)]);
+    decide(
+        &plan,
+        &hashes,
+        &state,
+        &memory,
+        &BTreeSet::new(),
+        &rules,
+        Instant::now(),
+    )
+}
+
+#[test]
+fn a_change_waits_for_a_dependency_that_is_not_synced_and_names_it() {
+    let api_live = LiveService {
+        id: ServiceId::new("prod", "api"),
+        ..live(NEW_TD, "IN_PROGRESS")
+    };
+    let rolling = decide_web_after_api(Action::NoChange, api_live.clone(), Memory::default());
+    let web = &rolling.services[0];
+    assert_eq!(rolling.services[1].state.status, Status::Progressing);
+    assert!(web.apply.is_none(), "web waits for api's rollout");
+    assert_eq!(web.state.status, Status::OutOfSync);
+    assert_eq!(
+        web.state.waiting,
+        Some(Waiting::DependsOn {
+            service: "prod/api".into()
+        })
+    );
+    // api changing in the same pass: apply orders the two itself.
+    let both = decide_web_after_api(update(), api_live, Memory::default());
+    assert!(both.services.iter().all(|d| d.apply.is_some()));
+    // api in sync: web goes.
+    let synced_api = LiveService {
+        id: ServiceId::new("prod", "api"),
+        ..live(OLD_TD, "COMPLETED")
+    };
+    let after = decide_web_after_api(Action::NoChange, synced_api, Memory::default());
+    assert!(after.services[0].apply.is_some());
+}
+
+#[test]
+fn prune_keeps_candidates_in_held_clusters() {
+    let old = candidate("old");
+    let held = BTreeMap::from([(
+        "prod".to_string(),
+        Held {
+            waiting: Waiting::Suspended {
+                scope: SuspendScope::Global,
+            },
+            until: None,
+        },
+    )]);
+    let decision = decide_prune(
+        &[&old],
+        &BTreeSet::from([old.id.clone()]),
+        true,
+        PruneRules { held: &held, ..ON },
+    );
+    assert!(decision.delete.is_empty());
+    assert_eq!(
+        decision.kept.get(&old.id),
+        Some(&PruneRefusal::Held {
+            reason: "suspended (reconcile.suspend)".into()
+        })
+    );
 }

@@ -1,4 +1,5 @@
-//! A credential that never prints.
+//! A credential that never prints: the one `Secret` type of every crate that holds one (git
+//! tokens, the webhook secret and API token, notification tokens and URLs).
 
 use std::fmt;
 
