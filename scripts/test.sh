@@ -17,6 +17,16 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# The status page's browser test (crates/berth/tests/cli/page.rs) drives Debian's headless
+# Chromium and fails without it, so install it when missing (BERTH_CHROMIUM names another one).
+if [ ! -x /usr/bin/chromium ] && [ -z "${BERTH_CHROMIUM:-}" ]; then
+    echo "==> installing chromium (for the status page's browser test)"
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -q
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+fi
+
 echo "==> cargo test"
 # The first pass runs every corpus test over the repository's own fixtures (testdata/corpus).
 env -u BERTH_CORPUS_DIR cargo test --workspace --locked

@@ -10,9 +10,10 @@ use std::time::Duration;
 use berth_core::manifest::ServiceId;
 use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status};
 use berth_engine::daemon::{DaemonState, Telemetry};
+use berth_engine::defaults::DEFAULT_TARGET;
 use tokio::sync::RwLock;
 
-use crate::{DaemonView, Metrics, Readiness};
+use crate::{DaemonView, Metrics, Readiness, TargetRead};
 
 /// What `/status` says (as `busy`) of a state whose lock a reconcile holds.
 pub(crate) const BUSY: &str = "a reconcile is updating the status; try again";
@@ -36,6 +37,17 @@ impl DaemonView for RwLock<DaemonState> {
             },
             Err(_) => Readiness::Ready,
         }
+    }
+
+    /// The one target, named [`DEFAULT_TARGET`], with no region.
+    fn read_targets(&self, read: &mut dyn FnMut(TargetRead<'_>)) {
+        let state = self.try_read().ok();
+        read(TargetRead {
+            name: DEFAULT_TARGET,
+            region: "",
+            count: 1,
+            state: state.as_deref(),
+        });
     }
 }
 
@@ -193,8 +205,16 @@ mod tests {
         let view: Arc<dyn DaemonView> = state.clone();
         assert!(matches!(view.readiness(), Readiness::NotReady { .. }));
         assert!(view.status().get("busy").is_none());
+        let mut seen = Vec::new();
+        view.read_targets(&mut |target| {
+            seen.push((target.name.to_owned(), target.state.is_some()))
+        });
+        assert_eq!(seen, [(DEFAULT_TARGET.to_owned(), true)]);
         let _writing = state.write().await;
         assert_eq!(view.readiness(), Readiness::Ready);
         assert!(view.status().get("busy").is_some());
+        let mut busy = Vec::new();
+        view.read_targets(&mut |target| busy.push(target.state.is_none()));
+        assert_eq!(busy, [true]);
     }
 }

@@ -1,10 +1,11 @@
 //! berth-server: the daemon's HTTP interface (docs/cli.md, `berth run`; docs/operations.md).
 //!
-//! One listener serves `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /status`,
-//! `POST /webhook/github` and `POST /reconcile`. The daemon owns all state: it implements
-//! [`DaemonView`] for the read endpoints, records into a shared [`Metrics`], and receives
-//! [`Trigger`]s from the two authenticated endpoints over a channel. Nothing here changes anything
-//! without authentication: an unauthenticated request can at most read.
+//! One listener serves `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /status`, the status
+//! page (`GET /`, `GET /services/{cluster}/{name}`), `POST /webhook/github` and
+//! `POST /reconcile`. The daemon owns all state: it implements [`DaemonView`] for the read
+//! endpoints, records into a shared [`Metrics`], and receives [`Trigger`]s from the two
+//! authenticated endpoints over a channel. Nothing here changes anything without
+//! authentication: an unauthenticated request can at most read.
 //!
 //! Statuses, results, actions and triggers are `berth_core::vocabulary`'s enums (re-exported
 //! here), so the labels this crate writes are the strings the daemon reports.
@@ -15,20 +16,23 @@
 //! - [`targets`]: the [`DaemonView`] over several targets' states ([`TargetsView`]), for
 //!   berth.yaml `targets:`.
 //! - [`metrics`]: the Prometheus registry with the metric names and labels of docs/operations.md.
+//! - [`page`]: the status page, HTML rendered on the server from each target's `DaemonState`
+//!   (read through [`DaemonView::read_targets`]), no JavaScript, nothing that changes state.
 //! - [`server`]: the axum router, request authentication, and serving with graceful shutdown.
 
 pub mod daemon;
 pub mod metrics;
+pub mod page;
 pub mod server;
 pub mod targets;
 
-use std::fmt;
 use std::net::SocketAddr;
 
 /// The values this crate's API takes, from the one vocabulary the daemon reports in.
 pub use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status, Trigger};
 pub use daemon::{AwsRequestCounts, MetricsTelemetry};
 pub use metrics::Metrics;
+pub use page::TargetRead;
 pub use server::{
     DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_TIMEOUT, DaemonView, HttpLimits, Readiness, ServerConfig, bind, router, serve,
@@ -36,39 +40,8 @@ pub use server::{
 };
 pub use targets::{TargetEntry, TargetsView};
 
-/// A secret string (webhook secret, API token). `Debug` prints `***`, and there is no `Display`,
-/// so it cannot end up in a log line by accident; [`Secret::expose`] is the one way to read it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret value. Only for comparing or keying, never for printing.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether the value is empty (an empty secret is treated as not configured).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+/// Secrets (the webhook secret, the API token) are berth-core's one `Secret` type.
+pub use berth_core::secret::Secret;
 
 /// Everything that can go wrong in this crate. Request-level failures (bad signature, oversized
 /// body, ...) are HTTP responses, not errors: the server keeps serving.

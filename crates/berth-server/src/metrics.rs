@@ -45,7 +45,7 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use berth_core::vocabulary::{ApplyAction, ReconcileResult, Status};
+use berth_core::vocabulary::{ApplyAction, NotificationOutcome, ReconcileResult, Status};
 use prometheus::core::Collector;
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -83,6 +83,7 @@ pub struct Metrics {
     source_revision: IntGaugeVec,
     aws_requests_total: IntCounterVec,
     apply_actions_total: IntCounterVec,
+    notifications_total: IntCounterVec,
     /// Serializes the multi-series updates (status, revision, AWS snapshot) so that a scrape
     /// never sees two current statuses or two revisions.
     state: Mutex<State>,
@@ -95,7 +96,12 @@ struct State {
     revision: Option<String>,
     /// Per target, the last cumulative AWS request counts seen by [`Metrics::set_aws_requests`].
     aws_seen: BTreeMap<String, AwsCounts>,
+    /// Where `berth_notifications_total` is read from at each scrape, and what it read last.
+    notifications: Option<(NotificationSource, BTreeMap<NotificationOutcome, u64>)>,
 }
+
+/// Cumulative notification counts by outcome, read at each scrape.
+type NotificationSource = Box<dyn Fn() -> BTreeMap<NotificationOutcome, u64> + Send>;
 
 impl fmt::Debug for Metrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -170,6 +176,11 @@ impl Metrics {
             "Changes berth made to ECS, by target and action.",
             &["target", "action"],
         )?;
+        let notifications_total = counters(
+            "berth_notifications_total",
+            "Notifications (commit statuses, chat messages) by outcome.",
+            &["outcome"],
+        )?;
         Ok(Metrics {
             registry,
             reconcile_duration,
@@ -180,6 +191,7 @@ impl Metrics {
             source_revision,
             aws_requests_total,
             apply_actions_total,
+            notifications_total,
             state: Mutex::new(State::default()),
         })
     }
@@ -298,11 +310,39 @@ impl Metrics {
             .inc();
     }
 
+    /// Reads `berth_notifications_total` from `source` (cumulative counts by outcome, as the
+    /// notifier keeps them) at every scrape from now on; every outcome is exposed from 0.
+    pub fn count_notifications(
+        &self,
+        source: impl Fn() -> BTreeMap<NotificationOutcome, u64> + Send + 'static,
+    ) {
+        for outcome in NotificationOutcome::ALL {
+            self.notifications_total
+                .with_label_values(&[outcome.as_str()]);
+        }
+        self.lock().notifications = Some((Box::new(source), BTreeMap::new()));
+    }
+
+    /// Brings `berth_notifications_total` up to its source's counts.
+    fn update_notifications(&self, state: &mut State) {
+        let Some((source, seen)) = &mut state.notifications else {
+            return;
+        };
+        for (outcome, count) in source() {
+            let previous = seen.insert(outcome, count).unwrap_or(0);
+            let counter = self
+                .notifications_total
+                .with_label_values(&[outcome.as_str()]);
+            counter.inc_by(count.saturating_sub(previous));
+        }
+    }
+
     /// The Prometheus text exposition (format 0.0.4, see [`CONTENT_TYPE`]) of every metric.
     pub fn encode(&self) -> String {
         let families = {
             // Hold the lock so multi-series updates are seen whole.
-            let _state = self.lock();
+            let mut state = self.lock();
+            self.update_notifications(&mut state);
             self.registry.gather()
         };
         let mut out = String::new();

@@ -6,6 +6,8 @@
 //! | `GET /readyz` | none | 200 when [`Readiness::Ready`], 503 with the reason otherwise |
 //! | `GET /metrics` | none | Prometheus text exposition 0.0.4 |
 //! | `GET /status` | none | the daemon's status document (JSON) |
+//! | `GET /` | none | the status page (HTML, [`crate::page`]) |
+//! | `GET /services/{cluster}/{name}` | none | one service's page; `?target=NAME` with several targets |
 //! | `POST /webhook/github` | `X-Hub-Signature-256` | 202 and a [`Trigger::Webhook`] for a push to the tracked branch; 200 `pong` for `ping`; 204 for anything else |
 //! | `POST /reconcile` | `Authorization: Bearer` | 202 and a [`Trigger::Manual`] |
 //!
@@ -25,7 +27,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -44,6 +46,7 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::{debug, info, warn};
 
 use crate::metrics::{self, Metrics};
+use crate::page::{self, TargetRead};
 use crate::{Secret, ServerError};
 
 /// The default request body limit (1 MiB); GitHub caps webhook payloads at 25 MB, but a push
@@ -122,7 +125,7 @@ impl Default for ServerConfig {
     }
 }
 
-/// What the server reads from the daemon. Both methods are called on every request of their
+/// What the server reads from the daemon. Every method is called on every request of its
 /// endpoint from the async runtime, so they must be cheap and must not block (read a snapshot
 /// behind a lock, or a `watch` channel).
 pub trait DaemonView: Send + Sync + 'static {
@@ -130,6 +133,11 @@ pub trait DaemonView: Send + Sync + 'static {
     fn status(&self) -> serde_json::Value;
     /// Whether the daemon is ready (`GET /readyz`).
     fn readiness(&self) -> Readiness;
+    /// The status page's typed access to the daemon's state: calls `read` once per target, in
+    /// order, with the target's state borrowed for the call (`None` while a reconcile is
+    /// writing it: never wait for that lock). `read` renders and returns at once, so a read
+    /// lock is held for the time of one render at most.
+    fn read_targets(&self, read: &mut dyn FnMut(TargetRead<'_>));
 }
 
 /// The answer of `GET /readyz`.
@@ -189,6 +197,8 @@ pub fn router(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/status", get(status))
+        .route("/", get(page_overview))
+        .route("/services/{cluster}/{name}", get(page_service))
         .route("/webhook/github", post(webhook))
         .route("/reconcile", post(reconcile))
         .layer(DefaultBodyLimit::max(config.body_limit))
@@ -351,6 +361,26 @@ async fn status(State(state): State<AppState>) -> Response {
     }
 }
 
+/// `GET /`: the status page's overview.
+async fn page_overview(State(state): State<AppState>) -> Response {
+    page::overview(state.view.as_ref(), page::now_unix())
+}
+
+/// `GET /services/{cluster}/{name}[?target=NAME]`: one service's page.
+async fn page_service(
+    State(state): State<AppState>,
+    Path((cluster, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    page::service(
+        state.view.as_ref(),
+        &cluster,
+        &name,
+        query.as_deref(),
+        page::now_unix(),
+    )
+}
+
 /// The fields of a GitHub `push` event berth uses.
 #[derive(Deserialize)]
 struct PushEvent {
@@ -446,7 +476,11 @@ async fn webhook(State(state): State<AppState>, request: Request) -> Response {
     }
 }
 
-async fn reconcile(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn reconcile(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let Some(token) = state.api_token.as_deref() else {
         warn!("POST /reconcile rejected: no API token configured");
         return unauthorized_bearer("reconcile endpoint disabled: no API token configured\n");
@@ -462,8 +496,37 @@ async fn reconcile(State(state): State<AppState>, headers: HeaderMap) -> Respons
         warn!("POST /reconcile rejected: wrong bearer token");
         return unauthorized_bearer("invalid bearer token\n");
     }
-    info!("POST /reconcile: reconcile triggered");
-    enqueue(&state.triggers, Trigger::Manual)
+    let trigger = match reconcile_override(query.as_deref()) {
+        Ok(trigger) => trigger,
+        Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
+    };
+    info!(%trigger, "POST /reconcile: reconcile triggered");
+    if trigger == Trigger::Override {
+        // An override must not vanish behind a pending plain reconcile: say so instead.
+        return match state.triggers.try_send(trigger) {
+            Ok(()) => (
+                StatusCode::ACCEPTED,
+                "reconcile triggered through windows\n",
+            )
+                .into_response(),
+            Err(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "another reconcile is pending; ask again in a moment\n",
+            )
+                .into_response(),
+        };
+    }
+    enqueue(&state.triggers, trigger)
+}
+
+/// The trigger `POST /reconcile` asks for: `?override=window` goes through freeze windows
+/// once; any other query is refused, so a typo never passes for a plain reconcile.
+fn reconcile_override(query: Option<&str>) -> Result<Trigger, &'static str> {
+    match query.filter(|q| !q.is_empty()) {
+        None => Ok(Trigger::Manual),
+        Some("override=window") => Ok(Trigger::Override),
+        Some(_) => Err("unknown query: the only one is ?override=window\n"),
+    }
 }
 
 /// Hands `trigger` to the daemon without waiting.

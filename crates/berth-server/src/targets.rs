@@ -1,4 +1,5 @@
-//! `/status` and `/readyz` over several targets (berth.yaml `targets:`), one daemon state each.
+//! `/status`, `/readyz` and the status page over several targets (berth.yaml `targets:`), one
+//! daemon state each.
 //!
 //! The document keeps the source-level fields of the one-target document at the top (one
 //! source feeds every target, so every target's state carries the same fetch results) and puts
@@ -13,7 +14,7 @@ use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
 use crate::daemon::BUSY;
-use crate::{DaemonView, Readiness};
+use crate::{DaemonView, Readiness, TargetRead};
 
 /// The fields of a state's JSON that describe the source, the same in every target's state:
 /// they appear once, at the top of the document.
@@ -95,6 +96,19 @@ impl DaemonView for TargetsView {
         };
         document.insert("targets".into(), Value::Object(targets));
         Value::Object(document)
+    }
+
+    /// Each target in order, its state while no reconcile is writing it.
+    fn read_targets(&self, read: &mut dyn FnMut(TargetRead<'_>)) {
+        for entry in &self.targets {
+            let state = entry.state.try_read().ok();
+            read(TargetRead {
+                name: &entry.name,
+                region: &entry.region,
+                count: self.targets.len(),
+                state: state.as_deref(),
+            });
+        }
     }
 
     /// Ready when every target is (a target whose state is being written counts as ready, as

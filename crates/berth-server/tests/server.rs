@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use berth_engine::daemon::{DaemonState, ServiceState};
 use berth_server::{
     ApplyAction, DaemonView, HttpLimits, Metrics, Readiness, ReconcileResult, Secret, ServerConfig,
-    ServerError, Status, Trigger,
+    ServerError, Status, TargetRead, Trigger,
 };
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -34,6 +35,8 @@ struct FakeView {
     /// Set when `status` is entered; `status` then blocks for `status_delay`.
     status_entered: AtomicBool,
     status_delay: Mutex<Duration>,
+    /// What the status page reads (one target, as a daemon without `targets:`).
+    state: tokio::sync::RwLock<DaemonState>,
 }
 
 impl DaemonView for FakeView {
@@ -55,6 +58,10 @@ impl DaemonView for FakeView {
                 reason: "no reconcile yet".to_owned(),
             }
         }
+    }
+
+    fn read_targets(&self, read: &mut dyn FnMut(TargetRead<'_>)) {
+        self.state.read_targets(read);
     }
 }
 
@@ -86,6 +93,7 @@ async fn start(config: ServerConfig, channel_capacity: usize) -> Harness {
         ready: AtomicBool::new(false),
         status_entered: AtomicBool::new(false),
         status_delay: Mutex::new(Duration::ZERO),
+        state: tokio::sync::RwLock::new(DaemonState::new(Duration::from_secs(600))),
     });
     let metrics = Arc::new(Metrics::new().expect("metrics"));
     let (sender, triggers) = mpsc::channel(channel_capacity);
@@ -580,6 +588,32 @@ async fn a_full_channel_still_accepts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_override_goes_through_windows_and_is_never_lost_behind_a_pending_reconcile() {
+    let mut harness = start(config(), 1).await;
+    let bearer = format!("Bearer {TOKEN}");
+    let addr = harness.addr;
+    let post = |path: &'static str| {
+        let bearer = bearer.clone();
+        async move { request(addr, "POST", path, &[("Authorization", &bearer)], b"").await }
+    };
+    let reply = post("/reconcile?override=window").await;
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    assert_eq!(harness.expect_trigger(), Trigger::Override);
+
+    // A plain reconcile is pending: the override says so rather than vanish.
+    assert_eq!(post("/reconcile").await.status, 202);
+    let reply = post("/reconcile?override=window").await;
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert_eq!(harness.expect_trigger(), Trigger::Manual);
+
+    // Anything else in the query is refused, not taken for a plain reconcile.
+    let reply = post("/reconcile?override=everything").await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    harness.assert_no_trigger();
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_status() {
     let harness = start(config(), 8).await;
     let addr = harness.addr;
@@ -612,6 +646,79 @@ async fn health_readiness_and_status() {
 
     let reply = request(addr, "GET", "/nope", &[], b"").await;
     assert_eq!(reply.status, 404);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_is_html_served_read_only() {
+    let mut harness = start(config(), 8).await;
+    let addr = harness.addr;
+    harness.view.state.write().await.services.insert(
+        "prod/web".to_owned(),
+        ServiceState {
+            status: Status::Failed,
+            manifest: Some("prod/web.yaml:3".to_owned()),
+            desired_task_definition: None,
+            live_task_definition: None,
+            rollout: None,
+            last_error: Some("<script>alert(1)</script>".to_owned()),
+            next_retry_seconds: None,
+            pending_changes: Vec::new(),
+            waiting: None,
+        },
+    );
+
+    let reply = request(addr, "GET", "/", &[], b"").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let policy = reply.header("content-security-policy").unwrap_or_default();
+    assert!(policy.starts_with("default-src 'none'"), "{policy}");
+    assert!(!policy.contains("script-src"), "{policy}");
+    let page = reply.text();
+    assert!(
+        page.contains(r#"<tr data-service="prod/web" data-status="Failed">"#),
+        "{page}"
+    );
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains("<script"), "{page}");
+
+    let reply = request(addr, "GET", "/services/prod/web", &[], b"").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(reply.text().contains("no events recorded"));
+    let reply = request(addr, "GET", "/services/prod/w%65b", &[], b"").await;
+    assert_eq!(reply.status, 200, "a percent-encoded name is decoded");
+
+    let reply = request(addr, "GET", "/services/prod/api", &[], b"").await;
+    assert_eq!(reply.status, 404);
+    assert!(
+        reply.text().contains("<code>prod/api</code>"),
+        "{}",
+        reply.text()
+    );
+    let reply = request(addr, "GET", "/services/prod/web?target=other", &[], b"").await;
+    assert_eq!(reply.status, 404, "no such target");
+
+    // A reconcile writing the state: the page says so instead of waiting.
+    let writing = harness.view.state.write().await;
+    let reply = request(addr, "GET", "/", &[], b"").await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.text().contains("busy"), "{}", reply.text());
+    let reply = request(addr, "GET", "/services/prod/web", &[], b"").await;
+    assert_eq!(reply.status, 503);
+    drop(writing);
+
+    // Nothing on the page takes anything but GET.
+    for (method, path) in [("POST", "/"), ("PUT", "/"), ("POST", "/services/prod/web")] {
+        let reply = request(addr, method, path, &[], b"").await;
+        assert_eq!(reply.status, 405, "{method} {path}");
+    }
+    harness.assert_no_trigger();
     harness.stop().await;
 }
 
@@ -696,6 +803,7 @@ async fn serve_reports_an_address_in_use() {
         ready: AtomicBool::new(true),
         status_entered: AtomicBool::new(false),
         status_delay: Mutex::new(Duration::ZERO),
+        state: tokio::sync::RwLock::new(DaemonState::new(Duration::from_secs(600))),
     });
     let (sender, _receiver) = mpsc::channel(1);
     let router = berth_server::router(view, metrics, sender, &config);

@@ -33,6 +33,7 @@ pub mod faults;
 pub mod fixtures;
 pub mod http;
 pub mod locate;
+pub mod recorder;
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
 mod xml;

@@ -322,6 +322,9 @@ pub struct RunArgs {
     /// `reconcile.selfHeal`.
     #[arg(long, env = "BERTH_SELF_HEAL")]
     pub self_heal: Option<bool>,
+    /// `reconcile.suspend`: read and report, change nothing.
+    #[arg(long, env = "BERTH_SUSPEND")]
+    pub suspend: Option<bool>,
     /// `reconcile.selfService`: berth's own service as `cluster/name` (never pruned, changed
     /// after every other service).
     #[arg(long, value_name = "CLUSTER/NAME", env = "BERTH_SELF_SERVICE")]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use berth_core::target::{Target, Targets};
+use berth_engine::daemon::{WindowKind, WindowSpec, Windows};
 use serde::{Deserialize, Deserializer};
 
 /// The whole file (docs/cli.md, `berth run`); every key is optional.
@@ -37,6 +38,9 @@ pub struct ConfigFile {
     /// Leases, for several replicas (docs/operations.md, "Running several replicas").
     #[serde(default)]
     pub lease: LeaseSection,
+    /// GitHub commit statuses and chat messages (docs/operations.md, "Notifications").
+    #[serde(default)]
+    pub notifications: berth_notify::NotifyConfig,
 }
 
 /// `lease:`.
@@ -138,6 +142,62 @@ pub struct ReconcileSection {
     /// Rollout deadline.
     #[serde(default, deserialize_with = "duration")]
     pub progress_deadline: Option<Duration>,
+    /// Read and report, change nothing (docs/operations.md, "Suspend and freeze windows").
+    pub suspend: Option<bool>,
+    /// The same for these clusters only.
+    #[serde(default)]
+    pub suspend_clusters: Vec<String>,
+    /// Freeze windows: when changes may (allow) or may not (deny) go out.
+    #[serde(default, deserialize_with = "windows")]
+    pub windows: Windows,
+    /// Keep this many unused task definition revisions per family berth manages; deregister
+    /// older ones (off when absent).
+    pub keep_revisions: Option<usize>,
+}
+
+/// One `reconcile.windows` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WindowEntry {
+    name: String,
+    kind: WindowKindEntry,
+    schedule: String,
+    #[serde(deserialize_with = "required_duration")]
+    duration: Duration,
+    time_zone: Option<String>,
+    #[serde(default)]
+    clusters: Vec<String>,
+}
+
+/// `allow` or `deny`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum WindowKindEntry {
+    Allow,
+    Deny,
+}
+
+/// `reconcile.windows`, parsed (cron schedules, time zones) where it is written, so a mistake
+/// is reported at `berth.yaml:line:column: reconcile.windows`.
+fn windows<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Windows, D::Error> {
+    let entries: Vec<WindowEntry> = Vec::deserialize(deserializer)?;
+    let specs = entries.into_iter().map(|entry| WindowSpec {
+        name: entry.name,
+        kind: match entry.kind {
+            WindowKindEntry::Allow => WindowKind::Allow,
+            WindowKindEntry::Deny => WindowKind::Deny,
+        },
+        schedule: entry.schedule,
+        duration: entry.duration,
+        time_zone: entry.time_zone.unwrap_or_else(|| "UTC".into()),
+        clusters: entry.clusters,
+    });
+    Windows::new(specs.collect()).map_err(serde::de::Error::custom)
+}
+
+/// A duration that must be given.
+fn required_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    duration(deserializer)?.ok_or_else(|| serde::de::Error::custom("give a duration, e.g. `8h`"))
 }
 
 /// `server:`.
@@ -282,5 +342,22 @@ mod tests {
             err.starts_with("berth.yaml:2:13: reconcile.interval: `soon` is not a duration"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_bad_window_names_the_window_and_where_it_is() {
+        let text = "reconcile:\n  windows:\n    - {name: freeze, kind: deny, schedule: '0 18 * * FRI', duration: 2h, timeZone: Europe/Berln}\n";
+        let err = ConfigFile::parse("berth.yaml", text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("berth.yaml:3:"), "{err}");
+        assert!(
+            err.contains("window freeze: `Europe/Berln` is not a time zone"),
+            "{err}"
+        );
+        let good = "reconcile:\n  suspendClusters: [staging]\n  windows:\n    - {name: office, kind: allow, schedule: '0 9 * * MON-FRI', duration: 8h}\n";
+        let file = ConfigFile::parse("berth.yaml", good).expect("parses");
+        assert!(!file.reconcile.windows.is_empty());
+        assert_eq!(file.reconcile.suspend_clusters, ["staging"]);
     }
 }

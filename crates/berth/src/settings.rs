@@ -9,7 +9,7 @@ use anyhow::Context;
 use berth_aws::AwsConfig;
 use berth_core::manifest::ServiceId;
 use berth_core::target::Targets;
-use berth_engine::daemon::DaemonOptions;
+use berth_engine::daemon::{DaemonOptions, Holds};
 use berth_engine::defaults::{DEFAULT_TARGET, LEASE_MARGIN, LEASE_RENEW_EVERY, LEASE_TTL};
 use berth_engine::lease::LeaseOptions;
 use berth_server::ServerConfig;
@@ -44,6 +44,8 @@ pub struct Settings {
     pub targets: Option<Targets>,
     /// `lease:`, when replicas share the targets.
     pub lease: Option<LeaseSettings>,
+    /// `notifications:`, with their secrets read, when any is configured.
+    pub notifications: Option<berth_notify::NotifierConfig>,
 }
 
 /// Where and how replicas lease targets.
@@ -91,6 +93,11 @@ impl Settings {
     /// settings name (webhook secret, API token, git token). Reads the filesystem to tell a
     /// directory from a git repository, and for `source.auth.tokenFile`.
     pub fn resolve(flags: &RunArgs, env: Env<'_>, file: &ConfigFile) -> anyhow::Result<Settings> {
+        if file.reconcile.keep_revisions == Some(0) {
+            anyhow::bail!(
+                "reconcile.keepRevisions: 0 would leave a family no revision to roll back to; give at least 1, or leave it out to keep every revision"
+            );
+        }
         let url = flags
             .source_url
             .clone()
@@ -148,6 +155,7 @@ impl Settings {
                 None => file.targets.clone(),
             },
             lease: lease_settings(flags, file)?,
+            notifications: file.notifications.resolve(env)?,
         })
     }
 
@@ -200,6 +208,12 @@ fn daemon_options(flags: &RunArgs, file: &ConfigFile) -> DaemonOptions {
             .unwrap_or(default.progress_deadline),
         staleness: duration(flags.staleness, source.staleness).unwrap_or(default.staleness),
         vars,
+        holds: Holds {
+            suspend: (flags.suspend.or(reconcile.suspend)).unwrap_or(default.holds.suspend),
+            suspend_clusters: reconcile.suspend_clusters.iter().cloned().collect(),
+            windows: reconcile.windows.clone(),
+        },
+        keep_revisions: reconcile.keep_revisions,
         ..default
     }
 }

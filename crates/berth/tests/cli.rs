@@ -28,6 +28,14 @@ mod targets;
 #[path = "cli/replicas.rs"]
 mod replicas;
 
+/// The status page in headless Chromium (issue 14).
+#[path = "cli/page.rs"]
+mod page;
+
+/// Commit statuses and chat messages from `berth run` (issue: operator surfaces).
+#[path = "cli/notifications.rs"]
+mod notifications;
+
 fn berth(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)

@@ -119,11 +119,12 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         url,
         daemon: options,
         server: server_config,
+        notifications,
         ..
     } = settings;
 
     // HTTP: the server reads the daemon's state and sends its triggers straight to the daemon.
-    let router = berth_server::router(view, metrics, trigger_tx.clone(), &server_config);
+    let router = berth_server::router(view, metrics.clone(), trigger_tx.clone(), &server_config);
     let listener = berth_server::bind(server_config.listen).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut server_shutdown = shutdown_rx.clone();
@@ -137,6 +138,9 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         stopped,
     ));
     tokio::spawn(shutdown_on_signal(shutdown_tx));
+    if let Some(config) = notifications {
+        notify(config, &mut reconcilers, &metrics, shutdown_rx.clone())?;
+    }
     let keeper = leases.map(|(keeper, states)| {
         let (triggers, shutdown) = (trigger_tx.clone(), shutdown_rx.clone());
         tokio::spawn(async move {
@@ -178,6 +182,22 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     }
     info!("berth stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the notifier of `notifications:` and hands it to every reconciler; its counts are
+/// `berth_notifications_total`. It stops at shutdown, dropping what is still queued.
+fn notify(
+    config: berth_notify::NotifierConfig,
+    reconcilers: &mut Reconcilers,
+    metrics: &Metrics,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let (notifier, _worker) = berth_notify::Notifier::start(config, shutdown)?;
+    for reconciler in reconcilers {
+        reconciler.notify_on(notifier.clone());
+    }
+    metrics.count_notifications(move || notifier.counts().by_outcome());
+    Ok(())
 }
 
 /// Gives up the leases once the keeper has stopped, within [`LEASE_RELEASE_GRACE`].

@@ -60,7 +60,7 @@ impl ServiceFixture {
         }
     }
 
-    fn yaml(&self) -> String {
+    pub(super) fn yaml(&self) -> String {
         format!(
             "\
 apiVersion: berth/v1
@@ -175,7 +175,7 @@ impl Estate {
         self.write_file(&format!("{}.yaml", service.name), &service.yaml());
     }
 
-    fn write_file(&self, file: &str, text: &str) {
+    pub(super) fn write_file(&self, file: &str, text: &str) {
         let path = self.manifest_path(file);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, text).expect("write manifest");
@@ -259,6 +259,7 @@ impl Estate {
             max_prune: 1,
             staleness: "10m",
             concurrency: 8,
+            extra: String::new(),
         }
     }
 
@@ -299,7 +300,8 @@ vars:
   SECURITY_GROUP: {security_group}
 server:
   listen: {listen}
-",
+{extra}",
+            extra = config.extra,
             remote = self.remote().display(),
             poll = config.poll_interval,
             staleness = config.staleness,
@@ -383,6 +385,8 @@ pub(super) struct DaemonConfig {
     max_prune: usize,
     staleness: &'static str,
     concurrency: usize,
+    /// More of `berth.yaml`, appended as it is.
+    pub(super) extra: String,
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
