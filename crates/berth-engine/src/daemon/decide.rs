@@ -189,20 +189,24 @@ pub(crate) fn decide(
     decisions
 }
 
-/// Holds back every change whose `dependsOn` names a service that is neither Synced nor being
-/// changed in this pass (apply orders those itself), until no more are held: a chain waits
-/// link by link. The service waited for is named in `waiting`.
+/// Holds back every change whose `dependsOn` names a service that has not converged (its
+/// rollout in flight, failed, invalid, or itself held back) and is not being changed in this
+/// pass (apply orders those itself), until no more are held: a chain waits link by link. The
+/// service waited for is named in `waiting`. A suspended dependency, or one whose drift is
+/// only reported (self-heal off), holds nothing back.
 fn wait_for_dependencies(
     decisions: &mut [Decision],
     depends_on: &BTreeMap<ServiceId, Vec<ServiceId>>,
 ) {
+    let converged = |d: &Decision| match d.state.status {
+        Status::Synced | Status::Suspended => true,
+        Status::OutOfSync => d.state.waiting.is_none(),
+        Status::Progressing | Status::Failed | Status::Invalid => false,
+    };
     loop {
         let settled: BTreeMap<ServiceId, bool> = decisions
             .iter()
-            .map(|d| {
-                let fine = d.apply.is_some() || d.state.status == Status::Synced;
-                (d.id.clone(), fine)
-            })
+            .map(|d| (d.id.clone(), d.apply.is_some() || converged(d)))
             .collect();
         let mut changed = false;
         for decision in decisions.iter_mut().filter(|d| d.apply.is_some()) {

@@ -56,7 +56,7 @@ pub enum Waiting {
         /// When changes may go out (RFC 3339, UTC), if a window will allow them.
         until: Option<String>,
     },
-    /// A service it `dependsOn` is not Synced yet.
+    /// A service it `dependsOn` has not converged yet.
     DependsOn {
         /// `cluster/name` of that service.
         service: String,
@@ -87,7 +87,7 @@ impl Waiting {
                 until: None,
             } => format!("held by window {window}"),
             Waiting::DependsOn { service } => {
-                format!("waits for {service} (dependsOn) to be Synced")
+                format!("waits for {service} (dependsOn) to converge")
             }
             Waiting::Backoff { retry_in_seconds } => {
                 format!("backing off after a failure; retries in {retry_in_seconds}s")

@@ -883,8 +883,15 @@ fn a_change_waits_for_a_dependency_that_is_not_synced_and_names_it() {
         id: ServiceId::new("prod", "api"),
         ..live(OLD_TD, "COMPLETED")
     };
-    let after = decide_web_after_api(Action::NoChange, synced_api, Memory::default());
+    let after = decide_web_after_api(Action::NoChange, synced_api.clone(), Memory::default());
     assert!(after.services[0].apply.is_some());
+    // api suspended by its manifest: it holds nothing back.
+    let suspended = Action::Suspended {
+        changes: Vec::new(),
+    };
+    let suspended_api = decide_web_after_api(suspended, synced_api, Memory::default());
+    assert_eq!(suspended_api.services[1].state.status, Status::Suspended);
+    assert!(suspended_api.services[0].apply.is_some());
 }
 
 #[test]
