@@ -245,7 +245,9 @@ where
         if retry {
             reconciler.clear_backoff();
         }
-        if through_windows {
+        // Only a target this replica reconciles now: an override must not linger until a
+        // lease taken hours later.
+        if through_windows && reconciler.holds_lease(Instant::now()) {
             reconciler.override_windows_once();
         }
     }

@@ -357,13 +357,10 @@ impl<E: EcsWrite, R: ImageRegistry> Reconciler<E, R> {
         let report =
             retention::retain_revisions(&self.ecs, &families, &in_use, keep, DEFAULT_LIMIT);
         let report = report.await;
-        for arn in &report.deregistered {
-            info!(task_definition = %arn, keep, "retention: deregistered");
+        // `retain_revisions` logs each revision and the round; counted here.
+        for _ in &report.deregistered {
             self.telemetry
                 .apply_action(ApplyAction::DeregisterTaskDefinition);
-        }
-        for (arn, error) in &report.failed {
-            warn!(task_definition = %arn, %error, "retention: cannot deregister; tried again later");
         }
         report.deregistered.len()
     }
