@@ -105,6 +105,7 @@ get /metrics | grep -E '^berth_(reconcile_total|apply_actions_total|source_revis
 
 if [ "$keep_running" = 1 ]; then
     step "berth keeps running: edit files under $estate and watch its log; Ctrl-C stops it"
+    echo "  page:    http://$listen/ in a browser (the status page)"
     echo "  status:  curl -s http://$listen/status"
     echo "  metrics: curl -s http://$listen/metrics"
     wait "$daemon" || true
