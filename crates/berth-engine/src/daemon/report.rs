@@ -38,7 +38,10 @@ impl Reporter<'_> {
         live: Option<&LiveService>,
     ) {
         let detail = details.entry(id.to_string()).or_default();
-        if let Some(live) = live {
+        // Copied only when ECS has a newer event: most passes see the same ones.
+        if let Some(live) = live
+            && detail.events.first().map(|e| &e.id) != live.events.first().map(|e| &e.id)
+        {
             detail.events = live.events.iter().take(EVENTS_KEPT).cloned().collect();
         }
         if before == Some(now.status) {
@@ -83,5 +86,107 @@ impl Reporter<'_> {
         }
         let reported: BTreeSet<String> = now.keys().map(ToString::to_string).collect();
         details.retain(|key, _| reported.contains(key));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use berth_core::live::ServiceEvent;
+
+    use super::*;
+    use crate::daemon::decide::observed;
+
+    #[derive(Default)]
+    struct Told(Mutex<Vec<Notice>>);
+
+    impl Notify for Told {
+        fn notify(&self, notice: Notice) {
+            self.0.lock().expect("lock").push(notice);
+        }
+    }
+
+    fn live_with(events: &[&str]) -> LiveService {
+        let events = (events.iter())
+            .map(|id| ServiceEvent {
+                id: (*id).into(),
+                created_at: "2026-12-02T12:00:00Z".into(),
+                message: format!("event {id}"),
+            })
+            .collect();
+        LiveService {
+            id: ServiceId::new("prod", "web"),
+            arn: "arn:aws:ecs:us-east-1:1:service/prod/web".into(),
+            status: "ACTIVE".into(),
+            spec: Default::default(),
+            task_definition_arn: "arn:aws:ecs:us-east-1:1:task-definition/web:1".into(),
+            tags: BTreeMap::new(),
+            role_arn: None,
+            deployments: Vec::new(),
+            events,
+            running_count: 1,
+            pending_count: 0,
+        }
+    }
+
+    #[test]
+    fn a_change_of_status_is_one_history_line_and_one_notice_and_events_follow_ecs() {
+        let told = Told::default();
+        let reporter = Reporter {
+            target: "default",
+            revision: "c1",
+            notify: &told,
+        };
+        let id = ServiceId::new("prod", "web");
+        let mut details = BTreeMap::new();
+        let synced = observed(Status::Synced, None);
+        reporter.service(&mut details, &id, None, &synced, Some(&live_with(&["e1"])));
+        reporter.service(
+            &mut details,
+            &id,
+            Some(Status::Synced),
+            &synced,
+            Some(&live_with(&["e1"])),
+        );
+        let newer = live_with(&["e2", "e1"]);
+        let failed = observed(Status::Failed, None);
+        reporter.service(
+            &mut details,
+            &id,
+            Some(Status::Synced),
+            &failed,
+            Some(&newer),
+        );
+        let detail = &details["prod/web"];
+        let history: Vec<Status> = detail.history.iter().map(|h| h.status).collect();
+        assert_eq!(history, [Status::Synced, Status::Failed]);
+        let events: Vec<&str> = detail.events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(events, ["e2", "e1"]);
+        let notices = told.0.lock().expect("lock");
+        assert_eq!(notices.len(), 2, "{notices:?}");
+        assert!(matches!(
+            &notices[1],
+            Notice::Transition { from: Some(Status::Synced), to: Status::Failed, events, .. }
+                if events == &["event e2", "event e1"]
+        ));
+    }
+
+    #[test]
+    fn history_keeps_the_newest_lines() {
+        let reporter = Reporter {
+            target: "default",
+            revision: "c1",
+            notify: &crate::daemon::NoNotify,
+        };
+        let id = ServiceId::new("prod", "web");
+        let mut details = BTreeMap::new();
+        let statuses = [Status::Progressing, Status::Synced];
+        for n in 0..HISTORY_LEN + 5 {
+            let before = statuses[(n + 1) % 2];
+            let now = observed(statuses[n % 2], None);
+            reporter.service(&mut details, &id, Some(before), &now, None);
+        }
+        assert_eq!(details["prod/web"].history.len(), HISTORY_LEN);
     }
 }
