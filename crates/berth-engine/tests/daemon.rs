@@ -537,7 +537,6 @@ impl ManifestSource for FixedSource {
 #[tokio::test(start_paused = true)]
 async fn post_reconcile_retries_a_failed_service_at_once_and_a_failing_source_backs_off() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use tokio::sync::{mpsc, watch};
 
     let ecs = FakeEcs::new();
     ecs.fail_images(&digest(3));
@@ -564,18 +563,7 @@ async fn post_reconcile_retries_a_failed_service_at_once_and_a_failing_source_ba
         down: Arc::clone(&down),
         fetches: Arc::clone(&fetches),
     };
-    let (triggers, trigger_rx) = mpsc::channel(1);
-    let (stop, stop_rx) = watch::channel(false);
-    let ecs_in_loop = ecs.clone();
-    let daemon = tokio::spawn(async move {
-        berth_engine::daemon::run(
-            source,
-            std::slice::from_mut(&mut reconciler),
-            trigger_rx,
-            stop_rx,
-        )
-        .await;
-    });
+    let (triggers, stop, daemon) = run_loop(reconciler, source);
 
     // The broken image rolls back; the service is Failed and waits out its backoff (60 s+).
     tokio::time::sleep(Duration::from_secs(20)).await;
@@ -584,12 +572,12 @@ async fn post_reconcile_retries_a_failed_service_at_once_and_a_failing_source_ba
         state.read().await.service(&web).map(|s| s.status),
         Some(Status::Failed)
     );
-    let updates = ecs_in_loop.count("UpdateService");
+    let updates = ecs.count("UpdateService");
 
     // POST /reconcile: retried now, not after the backoff.
     triggers.send(Trigger::Manual).await.expect("send");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(ecs_in_loop.count("UpdateService"), updates + 1);
+    assert_eq!(ecs.count("UpdateService"), updates + 1);
 
     // The source goes down: fetches are retried sooner than the 60 s poll, backing off.
     tokio::time::sleep(Duration::from_secs(30)).await;
@@ -871,7 +859,6 @@ async fn a_manifest_missing_for_one_reconcile_is_never_pruned() {
 #[tokio::test(start_paused = true)]
 async fn while_a_rollout_is_in_flight_only_that_service_is_read() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use tokio::sync::{mpsc, watch};
 
     let ecs = FakeEcs::new();
     ecs.set_rollout_time(Duration::from_secs(30));
@@ -901,17 +888,7 @@ async fn while_a_rollout_is_in_flight_only_that_service_is_read() {
         down: Arc::new(AtomicBool::new(false)),
         fetches: Arc::clone(&fetches),
     };
-    let (_triggers, trigger_rx) = mpsc::channel(1);
-    let (stop, stop_rx) = watch::channel(false);
-    let daemon = tokio::spawn(async move {
-        berth_engine::daemon::run(
-            source,
-            std::slice::from_mut(&mut reconciler),
-            trigger_rx,
-            stop_rx,
-        )
-        .await;
-    });
+    let (_triggers, stop, daemon) = run_loop(reconciler, source);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let web = ServiceId::new("prod", "web");
     let status_of =

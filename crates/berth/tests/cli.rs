@@ -36,6 +36,19 @@ mod page;
 #[path = "cli/notifications.rs"]
 mod notifications;
 
+/// Images the example estate runs (as `scripts/demo.sh` seeds them) and `bad:broken`, which
+/// the emulator is told to fail.
+const DEMO_IMAGES: [(&str, &str); 8] = [
+    ("web", "1.4.2"),
+    ("web", "1.5.0"),
+    ("api", "2.0.1"),
+    ("api", "2.1.0"),
+    ("worker", "3.1.0"),
+    ("worker", "3.2.0"),
+    ("billing", "0.9.0"),
+    ("bad", "broken"),
+];
+
 fn berth(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)
@@ -296,16 +309,7 @@ fn apply_creates_the_example_estate_then_plan_is_clean_and_a_failing_image_exits
             .ecs("CreateCluster", json!({ "clusterName": cluster }))
             .expect("CreateCluster");
     }
-    for (repository, tag) in [
-        ("web", "1.4.2"),
-        ("web", "1.5.0"),
-        ("api", "2.0.1"),
-        ("api", "2.1.0"),
-        ("worker", "3.1.0"),
-        ("worker", "3.2.0"),
-        ("billing", "0.9.0"),
-        ("bad", "broken"),
-    ] {
+    for (repository, tag) in DEMO_IMAGES {
         account.push_image(repository, tag).expect("push");
     }
     let network = account.default_network().expect("default VPC");

@@ -23,20 +23,7 @@ use berth_testkit::TestAccount;
 use serde_json::{Value, json};
 
 use super::daemon::{Daemon, free_addr, one_at_a_time, quick_emulator};
-use super::workspace_root;
-
-/// Images the estate runs: the example manifests' (as `scripts/demo.sh` seeds them) and
-/// `bad:broken`, which the emulator is told to fail.
-const IMAGES: [(&str, &str); 8] = [
-    ("web", "1.4.2"),
-    ("web", "1.5.0"),
-    ("api", "2.0.1"),
-    ("api", "2.1.0"),
-    ("worker", "3.1.0"),
-    ("worker", "3.2.0"),
-    ("billing", "0.9.0"),
-    ("bad", "broken"),
-];
+use super::{DEMO_IMAGES, workspace_root};
 
 /// How long Chromium may take for one page before it is killed and the test fails.
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
@@ -196,7 +183,7 @@ fn the_status_page_shows_every_service_of_the_estate_in_chromium() {
             .ecs("CreateCluster", json!({ "clusterName": cluster }))
             .expect("CreateCluster");
     }
-    for (repository, tag) in IMAGES {
+    for (repository, tag) in DEMO_IMAGES {
         account.push_image(repository, tag).expect("push image");
     }
     account
