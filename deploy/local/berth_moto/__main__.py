@@ -47,10 +47,12 @@ def main(argv: list[str] | None = None) -> None:
 
     import moto.server
 
+    from . import serving
     from .app import BerthDispatcher
     from .warm import warm_up
 
     moto.server.DomainDispatcherApplication = BerthDispatcher  # type: ignore[misc]
+    serving.install()  # werkzeug's server keeps its threads (see berth_moto.serving)
     settings = CONFIG.effective(None)
     print(
         f"berth_moto: moto {installed} with berth's extension; rollout "
