@@ -41,13 +41,10 @@ USER 10001:10001
 # The git cache is the only path berth writes: its default is $TMPDIR/berth-git-cache, that is
 # /tmp/berth-git-cache here (with a read-only root filesystem, mount a volume at /tmp).
 # BERTH_LISTEN: every interface, or the port is unreachable from outside the container.
-# MALLOC_ARENA_MAX: glibc gives each thread that allocates under contention its own malloc arena
-# (up to 8 per core), each keeping freed memory; a small daemon needs two. On a host with many
-# cores this bounds the heap; on 2 cores the daemon bench shows no difference
-# (docs/performance.md, "The daemon at 500 services").
+# No MALLOC_* variable: berth sets glibc's malloc parameters itself (docs/operations.md, "The
+# container contract"); one set here would override berth's value.
 ENV BERTH_LOG_FORMAT=json \
-    BERTH_LISTEN=0.0.0.0:8080 \
-    MALLOC_ARENA_MAX=2
+    BERTH_LISTEN=0.0.0.0:8080
 EXPOSE 8080
 # No HEALTHCHECK: ECS ignores it and runs the task definition's container `healthCheck`, which
 # calls the binary itself (the image has no curl):

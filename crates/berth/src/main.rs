@@ -1,5 +1,6 @@
 //! The `berth` binary: parses flags, sets up logging, and hands off to a command.
 
+mod allocator;
 mod cli;
 mod cmd;
 mod config;
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = cli::Cli::parse();
     if matches!(cli.command, cli::Command::Run(_)) {
         set_git_timeouts();

@@ -376,7 +376,6 @@ impl Sandbox {
             .env("BERTH_AWS_ENDPOINT_URL", emulator.endpoint())
             .env("BERTH_AWS_REGION", "us-east-1")
             .env("BERTH_LOG_FORMAT", "json")
-            .env("MALLOC_ARENA_MAX", "2")
             .current_dir(&self.home)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -795,7 +794,8 @@ fn the_dockerfile_keeps_the_container_contract() {
         .flat_map(|i| i.args.split_whitespace())
         .collect();
     assert!(env.contains(&"BERTH_LISTEN=0.0.0.0:8080"), "{env:?}");
-    assert!(env.contains(&"MALLOC_ARENA_MAX=2"), "{env:?}");
+    // berth sets its malloc parameters itself; a MALLOC_* variable would override them.
+    assert!(!env.iter().any(|e| e.starts_with("MALLOC_")), "{env:?}");
     assert!(
         !env.iter().any(|e| e.starts_with("BERTH_CONFIG=")),
         "{env:?}"
