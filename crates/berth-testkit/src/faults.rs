@@ -309,14 +309,18 @@ impl Request {
     }
 
     /// What a request's fate is drawn from: its body, with the emulated account's id (which
-    /// depends on the order tests start in) replaced by a placeholder, and without a JSON
+    /// depends on the order tests start in) replaced by a placeholder, without a JSON
     /// `clientToken` (an idempotency token: SDKs make one up at random, and one derived from
-    /// the request depends on the account id in it).
+    /// the request depends on the account id in it), and with every JSON object's keys sorted
+    /// (the SDKs write maps such as DynamoDB's `ExpressionAttributeValues` in a random order
+    /// per process, which would draw other fates in every run).
     fn fate_key(&self) -> Vec<u8> {
         let body = match serde_json::from_slice::<serde_json::Value>(&self.body) {
             Ok(serde_json::Value::Object(mut members)) => {
                 members.shift_remove("clientToken");
-                serde_json::Value::Object(members).to_string()
+                let mut body = serde_json::Value::Object(members);
+                sort_keys(&mut body);
+                body.to_string()
             }
             _ => String::from_utf8_lossy(&self.body).into_owned(),
         };
@@ -336,6 +340,21 @@ impl Request {
             .find_map(|pair| pair.strip_prefix("Action="))
             .unwrap_or("-")
             .to_string()
+    }
+}
+
+/// Sorts the keys of every object in `value`, depth first with an explicit stack.
+fn sort_keys(value: &mut serde_json::Value) {
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            serde_json::Value::Object(members) => {
+                members.sort_keys();
+                pending.extend(members.values_mut());
+            }
+            serde_json::Value::Array(items) => pending.extend(items.iter_mut()),
+            _ => {}
+        }
     }
 }
 
@@ -734,6 +753,23 @@ mod tests {
         let second: Vec<Fate> = (0..5).map(|_| decide(&two, "Op", b"a").0).collect();
         assert_eq!(first, second);
         assert!(first.iter().any(|f| f.fault != first[0].fault));
+    }
+
+    #[test]
+    fn a_fate_key_ignores_the_order_of_json_keys_and_the_client_token() {
+        let request = |body: &str| Request {
+            method: "POST".into(),
+            path: "/".into(),
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+            close: false,
+        };
+        let one = request(r#"{"Key":{"k":1},"Values":{":a":1,":b":[{"y":2,"x":1}]}}"#);
+        let two =
+            request(r#"{"Values":{":b":[{"x":1,"y":2}],":a":1},"clientToken":"t","Key":{"k":1}}"#);
+        assert_eq!(one.fate_key(), two.fate_key());
+        let other = request(r#"{"Key":{"k":2},"Values":{":a":1,":b":[{"y":2,"x":1}]}}"#);
+        assert_ne!(one.fate_key(), other.fate_key());
     }
 
     #[test]
