@@ -319,7 +319,7 @@ impl Request {
             Ok(serde_json::Value::Object(mut members)) => {
                 members.shift_remove("clientToken");
                 let mut body = serde_json::Value::Object(members);
-                sort_keys(&mut body);
+                body.sort_all_objects();
                 body.to_string()
             }
             _ => String::from_utf8_lossy(&self.body).into_owned(),
@@ -340,21 +340,6 @@ impl Request {
             .find_map(|pair| pair.strip_prefix("Action="))
             .unwrap_or("-")
             .to_string()
-    }
-}
-
-/// Sorts the keys of every object in `value`, depth first with an explicit stack.
-fn sort_keys(value: &mut serde_json::Value) {
-    let mut pending = vec![value];
-    while let Some(value) = pending.pop() {
-        match value {
-            serde_json::Value::Object(members) => {
-                members.sort_keys();
-                pending.extend(members.values_mut());
-            }
-            serde_json::Value::Array(items) => pending.extend(items.iter_mut()),
-            _ => {}
-        }
     }
 }
 
